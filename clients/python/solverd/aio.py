@@ -1,0 +1,83 @@
+"""The asyncio client: the same calls as `Client`, awaitable."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from solverd.channels import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+    backoff_seconds,
+    channel_options,
+)
+from solverd.errors import from_rpc_error
+from solverd.requests import solve_request
+from solverd.results import ServerInfo, SolveResult
+from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2_grpc
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """asyncio variant of `solverd.Client` (same arguments, same retry rules)."""
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        retries: int = 3,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        options = channel_options(max_message_bytes)
+        if credentials is None:
+            self._channel = grpc.aio.insecure_channel(target, options=options)
+        else:
+            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
+        self.timeout = timeout
+        self.retries = retries
+        self._linear = linear_pb2_grpc.LinearSolverStub(self._channel)
+        self._info = info_pb2_grpc.ServerInfoStub(self._channel)
+
+    async def solve(self, a: object, b: object, *, timeout: float | None = None,
+                    **options: object) -> SolveResult:
+        """See `Client.solve`."""
+        request = solve_request(a, b, **options)  # type: ignore[arg-type]
+        start = time.perf_counter()
+        response = await self._call(self._linear.Solve, request, timeout)
+        return SolveResult.from_proto(response, time.perf_counter() - start)
+
+    async def info(self, *, timeout: float | None = None) -> ServerInfo:
+        return ServerInfo.from_proto(
+            await self._call(self._info.GetInfo, info_pb2.GetInfoRequest(), timeout))
+
+    async def _call(self, rpc: Callable[..., Awaitable[T]], request: object,
+                    timeout: float | None) -> T:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        attempt = 0
+        while True:
+            try:
+                return await rpc(request, timeout=max(deadline - time.monotonic(), 0.0))
+            except grpc.RpcError as err:
+                error = from_rpc_error(err)
+                pause = backoff_seconds(attempt)
+                if (err.code() != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries
+                        or time.monotonic() + pause >= deadline):
+                    raise error from None
+            attempt += 1
+            await asyncio.sleep(pause)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

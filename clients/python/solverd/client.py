@@ -1,0 +1,102 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+
+from solverd.channels import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+    backoff_seconds,
+    channel_options,
+)
+from solverd.errors import SolverdError, from_rpc_error
+from solverd.requests import solve_request
+from solverd.results import ServerInfo, SolveResult
+from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2_grpc
+
+T = TypeVar("T")
+
+
+class Client:
+    """A connection to one solverd endpoint.
+
+    Every call has a deadline (`timeout` seconds, per call or the client's
+    default). Calls are pure functions on the server, so a call that fails with
+    UNAVAILABLE (server restarting, connection reset) is retried up to `retries`
+    times with jittered backoff, within the same deadline; nothing else is retried.
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        retries: int = 3,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        options = channel_options(max_message_bytes)
+        if credentials is None:
+            self._channel = grpc.insecure_channel(target, options=options)
+        else:
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        self.timeout = timeout
+        self.retries = retries
+        self._linear = linear_pb2_grpc.LinearSolverStub(self._channel)
+        self._info = info_pb2_grpc.ServerInfoStub(self._channel)
+
+    def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
+              preconditioner: str = "none", rtol: float | None = None,
+              atol: float | None = None, max_iterations: int | None = None,
+              restart: int | None = None, device: str = "auto", precision: str = "auto",
+              timeout: float | None = None) -> SolveResult:
+        """Solves A x = b. A: scipy.sparse matrix or 2-D array; b: shape (n,) or (n, k).
+
+        Methods: auto, cg, minres, gmres, bicgstab, direct. Preconditioners: none,
+        jacobi, ilu. Stops when ||b - A x|| <= max(rtol ||b||, atol) (rtol default 1e-5).
+        Non-convergence is a result (`converged=False`), not an exception.
+        """
+        request = solve_request(a, b, method=method, x0=x0, preconditioner=preconditioner,
+                                rtol=rtol, atol=atol, max_iterations=max_iterations,
+                                restart=restart, device=device, precision=precision)
+        start = time.perf_counter()
+        response = self._call(self._linear.Solve, request, timeout)
+        return SolveResult.from_proto(response, time.perf_counter() - start)
+
+    def info(self, *, timeout: float | None = None) -> ServerInfo:
+        """Version, backends (GPU name and memory if any) and limits of the server."""
+        return ServerInfo.from_proto(self._call(self._info.GetInfo, info_pb2.GetInfoRequest(),
+                                                timeout))
+
+    def _call(self, rpc: Callable[..., T], request: object, timeout: float | None) -> T:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return rpc(request, timeout=max(remaining, 0.0))
+            except grpc.RpcError as err:
+                error = from_rpc_error(err)
+                pause = backoff_seconds(attempt)
+                if (err.code() != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries
+                        or time.monotonic() + pause >= deadline):
+                    raise error from None
+            attempt += 1
+            time.sleep(pause)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Client", "SolverdError"]

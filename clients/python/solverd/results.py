@@ -1,0 +1,142 @@
+"""What the client returns: plain dataclasses holding NumPy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from solverd.tensors import from_tensor
+from solverd.v1 import info_pb2, linear_pb2
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    """Where a solve ran and where its time went, in seconds."""
+
+    backend: str
+    device: str
+    precision: str
+    stop_reason: str
+    decode_seconds: float
+    queue_seconds: float
+    compute_seconds: float
+    encode_seconds: float
+    server_version: str
+    # Measured by the client: from sending the request to holding the decoded answer.
+    round_trip_seconds: float
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    x: np.ndarray
+    converged: bool
+    iterations: int
+    residual_norm: float
+    method: str
+    matvecs: int
+    column_iterations: np.ndarray
+    column_converged: np.ndarray
+    column_residual_norms: np.ndarray
+    info: SolveInfo
+
+    @classmethod
+    def from_proto(cls, msg: linear_pb2.SolveResponse, round_trip: float) -> SolveResult:
+        i = msg.info
+        return cls(
+            x=from_tensor(msg.x),
+            converged=msg.converged,
+            iterations=msg.iterations,
+            residual_norm=msg.residual_norm,
+            method=method_name(msg.method),
+            matvecs=msg.matvecs,
+            column_iterations=np.array(msg.column_iterations, dtype=np.int64),
+            column_converged=np.array(msg.column_converged, dtype=bool),
+            column_residual_norms=np.array(msg.column_residual_norms, dtype=np.float64),
+            info=SolveInfo(
+                backend=i.backend, device=i.device, precision=i.precision,
+                stop_reason=i.stop_reason, decode_seconds=i.decode_seconds,
+                queue_seconds=i.queue_seconds, compute_seconds=i.compute_seconds,
+                encode_seconds=i.encode_seconds, server_version=i.server_version,
+                round_trip_seconds=round_trip,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    available: bool
+    device: str
+    memory_total_bytes: int
+    memory_free_bytes: int
+    versions: dict[str, str]
+    reason: str
+    preconditioners: list[str]
+    workers: int
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version: str
+    default_device: str
+    backends: list[BackendInfo]
+    limits: dict[str, float]
+    methods: list[str]
+    blas_threads: int
+    gpu: BackendInfo | None = field(default=None)
+
+    @classmethod
+    def from_proto(cls, msg: info_pb2.GetInfoResponse) -> ServerInfo:
+        backends = [
+            BackendInfo(b.name, b.available, b.device, b.memory_total_bytes, b.memory_free_bytes,
+                        dict(b.versions), b.reason, list(b.preconditioners), b.workers)
+            for b in msg.backends
+        ]
+        limits = {f.name: getattr(msg.limits, f.name) for f in msg.limits.DESCRIPTOR.fields}
+        gpu = next((b for b in backends if b.name == "cupy" and b.available), None)
+        return cls(msg.version, msg.default_device, backends, limits, list(msg.methods),
+                   msg.blas_threads, gpu)
+
+
+_METHODS = {
+    "auto": linear_pb2.METHOD_AUTO, "cg": linear_pb2.METHOD_CG,
+    "minres": linear_pb2.METHOD_MINRES, "gmres": linear_pb2.METHOD_GMRES,
+    "bicgstab": linear_pb2.METHOD_BICGSTAB, "direct": linear_pb2.METHOD_DIRECT,
+}
+_PRECONDITIONERS = {
+    "none": linear_pb2.PRECONDITIONER_NONE, "jacobi": linear_pb2.PRECONDITIONER_JACOBI,
+    "ilu": linear_pb2.PRECONDITIONER_ILU,
+}
+_DEVICES = {"auto": linear_pb2.DEVICE_AUTO, "cpu": linear_pb2.DEVICE_CPU,
+            "gpu": linear_pb2.DEVICE_GPU}
+_PRECISIONS = {"auto": linear_pb2.PRECISION_AUTO, "float64": linear_pb2.PRECISION_FLOAT64,
+               "float32": linear_pb2.PRECISION_FLOAT32}
+
+
+def _lookup(table: dict[str, int], value: str | None, what: str, default: str = "auto") -> int:
+    key = (value or default).lower()
+    try:
+        return table[key]
+    except KeyError:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {sorted(table)}") from None
+
+
+def method_code(name: str | None) -> int:
+    return _lookup(_METHODS, name, "method")
+
+
+def preconditioner_code(name: str | None) -> int:
+    return _lookup(_PRECONDITIONERS, name, "preconditioner", "none")
+
+
+def device_code(name: str | None) -> int:
+    return _lookup(_DEVICES, name, "device")
+
+
+def precision_code(name: str | None) -> int:
+    return _lookup(_PRECISIONS, name, "precision")
+
+
+def method_name(code: int) -> str:
+    return next((k for k, v in _METHODS.items() if v == code), f"unknown({code})")

@@ -1,0 +1,128 @@
+"""NumPy and scipy.sparse arrays to and from the wire's Tensor and Matrix.
+
+Bytes are little-endian and C-ordered (tensor.proto). Encoding costs one copy
+(protobuf needs a bytes object); decoding is zero-copy over the message's bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from solverd.v1 import tensor_pb2
+
+DTYPE_TO_NUMPY: dict[int, np.dtype] = {
+    tensor_pb2.DTYPE_FLOAT64: np.dtype("<f8"),
+    tensor_pb2.DTYPE_FLOAT32: np.dtype("<f4"),
+    tensor_pb2.DTYPE_INT32: np.dtype("<i4"),
+    tensor_pb2.DTYPE_INT64: np.dtype("<i8"),
+}
+_KIND_SIZE_TO_DTYPE = {
+    ("f", 8): tensor_pb2.DTYPE_FLOAT64,
+    ("f", 4): tensor_pb2.DTYPE_FLOAT32,
+    ("i", 4): tensor_pb2.DTYPE_INT32,
+    ("i", 8): tensor_pb2.DTYPE_INT64,
+}
+
+
+def wire_dtype(dtype: np.dtype) -> int:
+    """The DType enum for a NumPy dtype; ValueError for types the wire lacks."""
+    try:
+        return _KIND_SIZE_TO_DTYPE[(dtype.kind, dtype.itemsize)]
+    except KeyError:
+        raise ValueError(
+            f"dtype {dtype} has no wire type (float64, float32, int32, int64)") from None
+
+
+def to_tensor(array: np.ndarray, out: tensor_pb2.Tensor | None = None) -> tensor_pb2.Tensor:
+    """Encodes an array; writes into `out` (a sub-message) when given."""
+    array = np.asarray(array)
+    code = wire_dtype(array.dtype)
+    little = array.dtype.newbyteorder("<")
+    array = np.ascontiguousarray(array, dtype=little)
+    msg = tensor_pb2.Tensor() if out is None else out
+    msg.dtype = code
+    msg.shape[:] = array.shape
+    msg.data = array.tobytes()
+    return msg
+
+
+def from_tensor(msg: tensor_pb2.Tensor) -> np.ndarray:
+    """Decodes a Tensor; ValueError when dtype, shape and byte length disagree.
+
+    The result is read-only: it views the message's bytes without copying.
+    """
+    try:
+        dtype = DTYPE_TO_NUMPY[msg.dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {msg.dtype}") from None
+    shape = tuple(int(s) for s in msg.shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative shape {shape}")
+    data = msg.data  # each access copies in upb: read it once
+    count = 1
+    for s in shape:
+        count *= s
+    if count * dtype.itemsize != len(data):
+        raise ValueError(
+            f"shape {shape} of {dtype.name} needs {count * dtype.itemsize} bytes, got {len(data)}"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def to_matrix(a: object) -> tensor_pb2.Matrix:
+    """Encodes a scipy.sparse matrix (sent as CSR, or COO when it is COO) or a dense 2-D array."""
+    msg = tensor_pb2.Matrix()
+    if sp.issparse(a):
+        if a.format == "coo":
+            coo = a
+            msg.coo.shape[:] = coo.shape
+            to_tensor(_index_array(coo.row), msg.coo.row)
+            to_tensor(_index_array(coo.col), msg.coo.col)
+            to_tensor(_value_array(coo.data), msg.coo.data)
+            return msg
+        csr = a.tocsr()
+        msg.csr.shape[:] = csr.shape
+        to_tensor(_index_array(csr.indptr), msg.csr.indptr)
+        to_tensor(_index_array(csr.indices), msg.csr.indices)
+        to_tensor(_value_array(csr.data), msg.csr.data)
+        return msg
+    dense = np.asarray(a)
+    if dense.ndim != 2:
+        raise ValueError(f"A must be 2-D, got shape {dense.shape}")
+    to_tensor(_value_array(dense), msg.dense)
+    return msg
+
+
+def from_matrix(msg: tensor_pb2.Matrix) -> np.ndarray | sp.csr_matrix:
+    """Decodes a Matrix without the server's validation (for trusted data)."""
+    kind = msg.WhichOneof("format")
+    if kind == "dense":
+        return from_tensor(msg.dense)
+    if kind == "csr":
+        m = msg.csr
+        return sp.csr_matrix(
+            (from_tensor(m.data), from_tensor(m.indices), from_tensor(m.indptr)),
+            shape=tuple(m.shape),
+        )
+    if kind == "coo":
+        m = msg.coo
+        return sp.coo_matrix(
+            (from_tensor(m.data), (from_tensor(m.row), from_tensor(m.col))), shape=tuple(m.shape)
+        ).tocsr()
+    raise ValueError("matrix not set")
+
+
+def _index_array(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return a if a.dtype in (np.int32, np.int64) else a.astype(np.int64)
+
+
+def _value_array(a: np.ndarray) -> np.ndarray:
+    """float32 stays float32; every other real type becomes float64."""
+    a = np.asarray(a)
+    if a.dtype == np.float32 or a.dtype == np.float64:
+        return a
+    if np.iscomplexobj(a):
+        raise ValueError("complex values are not supported")
+    return a.astype(np.float64)

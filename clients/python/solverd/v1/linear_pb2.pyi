@@ -1,0 +1,123 @@
+from solverd.v1 import tensor_pb2 as _tensor_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Method(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    METHOD_AUTO: _ClassVar[Method]
+    METHOD_CG: _ClassVar[Method]
+    METHOD_MINRES: _ClassVar[Method]
+    METHOD_GMRES: _ClassVar[Method]
+    METHOD_BICGSTAB: _ClassVar[Method]
+    METHOD_DIRECT: _ClassVar[Method]
+
+class Preconditioner(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRECONDITIONER_NONE: _ClassVar[Preconditioner]
+    PRECONDITIONER_JACOBI: _ClassVar[Preconditioner]
+    PRECONDITIONER_ILU: _ClassVar[Preconditioner]
+
+class Device(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEVICE_AUTO: _ClassVar[Device]
+    DEVICE_CPU: _ClassVar[Device]
+    DEVICE_GPU: _ClassVar[Device]
+
+class Precision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRECISION_AUTO: _ClassVar[Precision]
+    PRECISION_FLOAT64: _ClassVar[Precision]
+    PRECISION_FLOAT32: _ClassVar[Precision]
+METHOD_AUTO: Method
+METHOD_CG: Method
+METHOD_MINRES: Method
+METHOD_GMRES: Method
+METHOD_BICGSTAB: Method
+METHOD_DIRECT: Method
+PRECONDITIONER_NONE: Preconditioner
+PRECONDITIONER_JACOBI: Preconditioner
+PRECONDITIONER_ILU: Preconditioner
+DEVICE_AUTO: Device
+DEVICE_CPU: Device
+DEVICE_GPU: Device
+PRECISION_AUTO: Precision
+PRECISION_FLOAT64: Precision
+PRECISION_FLOAT32: Precision
+
+class SolveRequest(_message.Message):
+    __slots__ = ("a", "b", "x0", "method", "preconditioner", "rtol", "atol", "max_iterations", "device", "precision", "restart")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    X0_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PRECONDITIONER_FIELD_NUMBER: _ClassVar[int]
+    RTOL_FIELD_NUMBER: _ClassVar[int]
+    ATOL_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    RESTART_FIELD_NUMBER: _ClassVar[int]
+    a: _tensor_pb2.Matrix
+    b: _tensor_pb2.Tensor
+    x0: _tensor_pb2.Tensor
+    method: Method
+    preconditioner: Preconditioner
+    rtol: float
+    atol: float
+    max_iterations: int
+    device: Device
+    precision: Precision
+    restart: int
+    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x0: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., restart: _Optional[int] = ...) -> None: ...
+
+class SolveInfo(_message.Message):
+    __slots__ = ("backend", "device", "decode_seconds", "queue_seconds", "compute_seconds", "encode_seconds", "precision", "stop_reason", "server_version")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    DECODE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ENCODE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    device: str
+    decode_seconds: float
+    queue_seconds: float
+    compute_seconds: float
+    encode_seconds: float
+    precision: str
+    stop_reason: str
+    server_version: str
+    def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., decode_seconds: _Optional[float] = ..., queue_seconds: _Optional[float] = ..., compute_seconds: _Optional[float] = ..., encode_seconds: _Optional[float] = ..., precision: _Optional[str] = ..., stop_reason: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...
+
+class SolveResponse(_message.Message):
+    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info")
+    X_FIELD_NUMBER: _ClassVar[int]
+    CONVERGED_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    RESIDUAL_NORM_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    MATVECS_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_CONVERGED_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_RESIDUAL_NORMS_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    x: _tensor_pb2.Tensor
+    converged: bool
+    iterations: int
+    residual_norm: float
+    method: Method
+    matvecs: int
+    column_iterations: _containers.RepeatedScalarFieldContainer[int]
+    column_converged: _containers.RepeatedScalarFieldContainer[bool]
+    column_residual_norms: _containers.RepeatedScalarFieldContainer[float]
+    info: SolveInfo
+    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ...) -> None: ...

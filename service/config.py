@@ -1,0 +1,74 @@
+"""Server configuration: flags, with defaults from SOLVERD_* environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, fields
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what one request may ask for (all documented in info.proto's Limits)."""
+
+    max_message_bytes: int = 256 * MIB
+    max_rows: int = 50_000_000
+    max_nonzeros: int = 500_000_000
+    max_dense_rows: int = 20_000
+    max_rhs: int = 1024
+    max_iterations: int = 1_000_000
+    max_restart: int = 1000
+    max_solve_seconds: float = 3600.0
+    max_queue: int = 64
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 50051
+    metrics_port: int = 9090  # 0: any free port; negative: no metrics server
+    backend: str = "auto"  # auto | cpu | gpu
+    cpu_workers: int = 0  # 0: the CPU quota
+    gpu_workers: int = 1
+    blas_threads: int = 0  # 0: the CPU quota
+    grace_seconds: float = 30.0
+    limits: Limits = Limits()
+
+    @property
+    def allow_gpu(self) -> bool:
+        return self.backend != "cpu"
+
+
+def _env(name: str, default: object) -> str | None:
+    value = os.environ.get(f"SOLVERD_{name.upper()}")
+    return value if value is not None else (None if default is None else str(default))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="solverd", description="solverd gRPC server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server",
+                           description="Every flag also reads SOLVERD_<FLAG> (e.g. SOLVERD_PORT).")
+    defaults = ServerConfig()
+    for f in fields(ServerConfig):
+        if f.name == "limits":
+            continue
+        kind = type(getattr(defaults, f.name))
+        serve.add_argument(f"--{f.name.replace('_', '-')}", type=kind,
+                           default=kind(_env(f.name, getattr(defaults, f.name))))
+    serve.set_defaults(backend=_env("backend", defaults.backend))
+    for f in fields(Limits):
+        kind = type(getattr(defaults.limits, f.name))
+        serve.add_argument(f"--{f.name.replace('_', '-')}", type=kind,
+                           default=kind(_env(f.name, getattr(defaults.limits, f.name))))
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    if args.backend not in ("auto", "cpu", "gpu"):
+        raise SystemExit(f"--backend must be auto, cpu or gpu, not {args.backend!r}")
+    limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    values = {f.name: getattr(args, f.name) for f in fields(ServerConfig) if f.name != "limits"}
+    return ServerConfig(**values, limits=limits)

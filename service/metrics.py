@@ -1,0 +1,45 @@
+"""Prometheus metrics, all prefixed solverd_, units in the names (Triton's convention)."""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+import scipy
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from service.version import VERSION
+
+_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            10.0, 30.0, 60.0, 300.0, 1800.0)
+_BYTES = tuple(float(4**k) for k in range(5, 16))  # 1 KiB .. 1 GiB
+_ITERATIONS = tuple(float(v) for v in (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000,
+                                       100_000, 300_000, 1_000_000))
+
+REQUESTS = Counter("solverd_requests", "RPCs handled, by outcome",
+                   ["rpc", "method", "backend", "code"])
+REQUEST_SECONDS = Histogram("solverd_request_duration_seconds",
+                            "Time from receiving a request to answering it", ["rpc"],
+                            buckets=_SECONDS)
+QUEUE_SECONDS = Histogram("solverd_queue_duration_seconds",
+                          "Time a request waited for a worker", ["backend"], buckets=_SECONDS)
+COMPUTE_SECONDS = Histogram("solverd_compute_duration_seconds",
+                            "Time spent in the solver, setup and transfers included",
+                            ["rpc", "method", "backend"], buckets=_SECONDS)
+ITERATIONS = Histogram("solverd_solver_iterations", "Iterations per solve (largest column)",
+                       ["method", "backend"], buckets=_ITERATIONS)
+INFLIGHT = Gauge("solverd_inflight_requests", "Requests being decoded, queued or solved",
+                 ["rpc"])
+PAYLOAD_BYTES = Histogram("solverd_payload_bytes", "Serialized message sizes",
+                          ["rpc", "direction"], buckets=_BYTES)
+QUEUE_DEPTH = Gauge("solverd_queue_depth", "Requests waiting for or holding a worker",
+                    ["backend"])
+BUILD_INFO = Gauge("solverd_build_info", "Constant 1, labelled with the build's versions",
+                   ["version", "python", "numpy", "scipy"])
+
+
+def start_metrics_server(port: int, host: str = "0.0.0.0") -> int:
+    """Serves /metrics on its own port; returns the bound port (useful with port 0)."""
+    BUILD_INFO.labels(VERSION, platform.python_version(), np.__version__, scipy.__version__).set(1)
+    server, _thread = start_http_server(port, addr=host)
+    return int(server.server_port)

@@ -1,0 +1,65 @@
+"""Bounded worker pools: numerical work runs here, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from service import metrics
+
+T = TypeVar("T")
+
+
+class QueueFull(Exception):
+    """Every worker is busy and the queue is at its limit."""
+
+
+class WorkPool:
+    """A thread pool with at most `workers + max_queue` requests admitted at once.
+
+    A slot is released when the job really ends (or is cancelled before it starts),
+    not when its awaiting coroutine gives up, so admission tracks the actual load.
+    """
+
+    def __init__(self, name: str, workers: int, max_queue: int) -> None:
+        self.name = name
+        self.workers = workers
+        self.capacity = workers + max_queue
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix=f"solverd-{name}")
+        self._admitted = 0
+        self._lock = threading.Lock()
+
+    @property
+    def admitted(self) -> int:
+        return self._admitted
+
+    def _release(self, _future: Future) -> None:
+        with self._lock:
+            self._admitted -= 1
+            metrics.QUEUE_DEPTH.labels(self.name).set(self._admitted)
+
+    async def run(self, fn: Callable[[], T]) -> tuple[T, float]:
+        """Runs fn on a worker; returns its result and the seconds it waited in the queue."""
+        with self._lock:
+            if self._admitted >= self.capacity:
+                raise QueueFull(f"{self.name} queue full ({self.capacity} requests admitted)")
+            self._admitted += 1
+            metrics.QUEUE_DEPTH.labels(self.name).set(self._admitted)
+        submitted = time.perf_counter()
+
+        def job() -> tuple[T, float]:
+            waited = time.perf_counter() - submitted
+            return fn(), waited
+
+        future = self._executor.submit(job)
+        future.add_done_callback(self._release)
+        result, waited = await asyncio.wrap_future(future)
+        metrics.QUEUE_SECONDS.labels(self.name).observe(waited)
+        return result, waited
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,96 @@
+"""Assembles the grpc.aio server: services, health, reflection, metrics, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from service.config import ServerConfig
+from service.info import ServerInfoServicer
+from service.linear import LinearSolverServicer
+from service.metrics import start_metrics_server
+from service.pool import WorkPool
+from service.version import VERSION
+from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2, linear_pb2_grpc
+from solvers.backend import gpu_status
+
+log = logging.getLogger("solverd")
+
+SERVICES = (
+    linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"].full_name,
+    info_pb2.DESCRIPTOR.services_by_name["ServerInfo"].full_name,
+)
+
+
+def build_pools(config: ServerConfig, cpu_workers: int) -> dict[str, WorkPool]:
+    pools = {"cpu": WorkPool("cpu", cpu_workers, config.limits.max_queue)}
+    gpu = gpu_status() if config.allow_gpu else None
+    if config.backend == "gpu" and not (gpu and gpu.available):
+        raise SystemExit(f"--backend gpu, but {gpu.reason if gpu else 'GPU disabled'}")
+    if gpu is not None and gpu.available:
+        pools["gpu"] = WorkPool("gpu", config.gpu_workers, config.limits.max_queue)
+    return pools
+
+
+class SolverdServer:
+    """One replica. `start()` binds and serves; `stop()` drains: health turns
+    NOT_SERVING first, new calls are refused, in-flight calls get the grace period."""
+
+    def __init__(self, config: ServerConfig, cpu_workers: int, blas_threads: int) -> None:
+        self.config = config
+        self.pools = build_pools(config, cpu_workers)
+        limit = config.limits.max_message_bytes
+        self.server = grpc.aio.server(options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+        ])
+        linear_pb2_grpc.add_LinearSolverServicer_to_server(
+            LinearSolverServicer(config, self.pools), self.server)
+        info_pb2_grpc.add_ServerInfoServicer_to_server(
+            ServerInfoServicer(config, self.pools, blas_threads), self.server)
+        self.health = health_aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME), self.server)
+        self.port = 0
+        self.metrics_port = 0
+
+    async def start(self) -> None:
+        self.port = self.server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        if self.port == 0:
+            raise SystemExit(f"cannot bind {self.config.host}:{self.config.port}")
+        if self.config.metrics_port >= 0:
+            self.metrics_port = start_metrics_server(self.config.metrics_port, self.config.host)
+        await self.server.start()
+        for name in ("", *SERVICES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.config.grace_seconds)
+        for pool in self.pools.values():
+            pool.shutdown()
+
+
+async def serve(config: ServerConfig, cpu_workers: int, blas_threads: int) -> None:
+    server = SolverdServer(config, cpu_workers, blas_threads)
+    await server.start()
+    devices = ", ".join(f"{name} x{pool.workers}" for name, pool in server.pools.items())
+    # Tests and scripts wait for this exact line.
+    print(f"solverd {VERSION} serving on {config.host}:{server.port} "
+          f"metrics :{server.metrics_port} workers [{devices}] blas_threads {blas_threads}",
+          flush=True)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("draining: health NOT_SERVING, grace %.1f s", config.grace_seconds)
+    await server.stop()

@@ -1,0 +1,41 @@
+"""Rich gRPC errors: google.rpc.Status with BadRequest / RetryInfo details."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+
+class RpcFailure(Exception):
+    """Raised inside a handler to end the call with `code`; `details` travel as Any."""
+
+    def __init__(self, code: grpc.StatusCode, message: str,
+                 details: list[object] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+
+def invalid_argument(violations: list[tuple[str, str]]) -> RpcFailure:
+    bad = error_details_pb2.BadRequest()
+    for field, description in violations:
+        bad.field_violations.add(field=field, description=description)
+    summary = "; ".join(f"{f}: {d}" for f, d in violations)
+    return RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"invalid request: {summary}", [bad])
+
+
+def resource_exhausted(message: str, retry_after: float) -> RpcFailure:
+    info = error_details_pb2.RetryInfo(
+        retry_delay=duration_pb2.Duration(seconds=int(retry_after),
+                                          nanos=int((retry_after % 1) * 1e9)))
+    return RpcFailure(grpc.StatusCode.RESOURCE_EXHAUSTED, message, [info])
+
+
+def to_grpc_status(failure: RpcFailure) -> grpc.Status:
+    status = status_pb2.Status(code=failure.code.value[0], message=failure.message)
+    for detail in failure.details:
+        status.details.add().Pack(detail)
+    return rpc_status.to_status(status)

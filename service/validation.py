@@ -1,0 +1,292 @@
+"""Decoding and validating requests before any numerics.
+
+Every check runs on the declared shapes first, with Python integers (no
+overflow), against the message's actual byte lengths and the server's limits;
+only then is a byte buffer viewed as an array (zero-copy). A 10^12 x 10^12
+matrix declared with three values is refused without allocating anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from service.config import Limits
+from solverd.tensors import DTYPE_TO_NUMPY
+from solverd.v1 import linear_pb2, tensor_pb2
+
+FLOATS = (tensor_pb2.DTYPE_FLOAT64, tensor_pb2.DTYPE_FLOAT32)
+INDICES = (tensor_pb2.DTYPE_INT32, tensor_pb2.DTYPE_INT64)
+_DTYPE_NAMES = {v: k for k, v in tensor_pb2.DType.items()}
+
+
+class ValidationError(Exception):
+    """One or more request fields are invalid: `violations` is [(field, description)]."""
+
+    def __init__(self, violations: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{f}: {d}" for f, d in violations))
+        self.violations = violations
+
+
+class Violations:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, field: str, description: str) -> None:
+        self.items.append((field, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationError(self.items)
+
+
+def tensor(msg: tensor_pb2.Tensor, field: str, v: Violations, *, dtypes: tuple[int, ...],
+           ndims: tuple[int, ...], max_elements: int) -> np.ndarray | None:
+    """The array in `msg`, or None after recording why it is unacceptable."""
+    if msg.dtype not in dtypes:
+        allowed = ", ".join(_DTYPE_NAMES[d] for d in dtypes)
+        got = _DTYPE_NAMES.get(msg.dtype, f"unknown value {msg.dtype}")
+        v.add(f"{field}.dtype", f"must be one of {allowed}, got {got}")
+        return None
+    shape = [int(s) for s in msg.shape]
+    if len(shape) not in ndims:
+        v.add(f"{field}.shape", f"must have {' or '.join(map(str, ndims))} dimensions, "
+                                f"got {len(shape)}")
+        return None
+    if any(s < 0 for s in shape):
+        v.add(f"{field}.shape", f"entries must be >= 0, got {shape}")
+        return None
+    count = math.prod(shape)
+    if count > max_elements:
+        v.add(f"{field}.shape", f"{count} elements exceed the limit of {max_elements}")
+        return None
+    dtype = DTYPE_TO_NUMPY[msg.dtype]
+    data = msg.data  # one copy out of the message (upb); then a zero-copy view
+    if len(data) != count * dtype.itemsize:
+        v.add(f"{field}.data", f"shape {shape} of {_DTYPE_NAMES[msg.dtype]} needs "
+                               f"{count * dtype.itemsize} bytes, got {len(data)}")
+        return None
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def _finite(a: np.ndarray, field: str, v: Violations) -> None:
+    if not np.isfinite(a).all():
+        bad = int(np.flatnonzero(~np.isfinite(a.reshape(-1)))[0])
+        v.add(field, f"values must be finite; element {bad} is {a.reshape(-1)[bad]}")
+
+
+def _square_shape(shape: list[int], field: str, v: Violations, max_rows: int) -> int | None:
+    if len(shape) != 2:
+        v.add(field, f"must have 2 entries [rows, cols], got {len(shape)}")
+        return None
+    rows, cols = shape
+    if rows < 1 or cols < 1:
+        v.add(field, f"must be positive, got {shape}")
+        return None
+    if rows != cols:
+        v.add(field, f"A must be square, got {rows} x {cols}")
+        return None
+    if rows > max_rows:
+        v.add(field, f"{rows} rows exceed the limit of {max_rows}")
+        return None
+    return rows
+
+
+def matrix(msg: tensor_pb2.Matrix, field: str, v: Violations,
+           limits: Limits) -> np.ndarray | sp.csr_matrix | None:
+    kind = msg.WhichOneof("format")
+    if kind is None:
+        v.add(field, "required: set one of dense, csr, coo")
+        return None
+    if kind == "dense":
+        return _dense(msg.dense, f"{field}.dense", v, limits)
+    if kind == "csr":
+        return _csr(msg.csr, f"{field}.csr", v, limits)
+    return _coo(msg.coo, f"{field}.coo", v, limits)
+
+
+def _dense(msg: tensor_pb2.Tensor, field: str, v: Violations, limits: Limits) -> np.ndarray | None:
+    if len(msg.shape) == 2 and msg.shape[0] != msg.shape[1]:
+        v.add(f"{field}.shape", f"A must be square, got {msg.shape[0]} x {msg.shape[1]}")
+        return None
+    if len(msg.shape) == 2 and msg.shape[0] > limits.max_dense_rows:
+        v.add(f"{field}.shape",
+              f"{msg.shape[0]} rows exceed the dense limit of {limits.max_dense_rows}")
+        return None
+    a = tensor(msg, field, v, dtypes=FLOATS, ndims=(2,),
+               max_elements=limits.max_dense_rows**2)
+    if a is None:
+        return None
+    if a.shape[0] < 1:
+        v.add(f"{field}.shape", "must be positive")
+        return None
+    _finite(a, f"{field}.data", v)
+    return a
+
+
+def _csr(msg: tensor_pb2.CsrMatrix, field: str, v: Violations,
+         limits: Limits) -> sp.csr_matrix | None:
+    n = _square_shape([int(s) for s in msg.shape], f"{field}.shape", v, limits.max_rows)
+    if n is None:
+        return None
+    indptr = tensor(msg.indptr, f"{field}.indptr", v, dtypes=INDICES, ndims=(1,),
+                    max_elements=n + 1)
+    indices = tensor(msg.indices, f"{field}.indices", v, dtypes=INDICES, ndims=(1,),
+                     max_elements=limits.max_nonzeros)
+    data = tensor(msg.data, f"{field}.data", v, dtypes=FLOATS, ndims=(1,),
+                  max_elements=limits.max_nonzeros)
+    if indptr is None or indices is None or data is None:
+        return None
+    nnz = data.shape[0]
+    ok = True
+    if indptr.shape[0] != n + 1:
+        v.add(f"{field}.indptr", f"must have rows + 1 = {n + 1} entries, got {indptr.shape[0]}")
+        ok = False
+    if indices.shape[0] != nnz:
+        v.add(f"{field}.indices", f"must have as many entries as data ({nnz}), "
+                                  f"got {indices.shape[0]}")
+        ok = False
+    if not ok:
+        return None
+    if indptr[0] != 0 or indptr[-1] != nnz:
+        v.add(f"{field}.indptr", f"must start at 0 and end at nnz = {nnz}, "
+                                 f"got {int(indptr[0])} and {int(indptr[-1])}")
+        return None
+    steps = np.diff(indptr)
+    if steps.size and steps.min() < 0:
+        row = int(np.flatnonzero(steps < 0)[0])
+        v.add(f"{field}.indptr", f"must be non-decreasing; decreases after row {row}")
+        return None
+    if nnz and (indices.min() < 0 or indices.max() >= n):
+        bad = int(np.flatnonzero((indices < 0) | (indices >= n))[0])
+        v.add(f"{field}.indices", f"must be in [0, {n}); entry {bad} is {int(indices[bad])}")
+        return None
+    _finite(data, f"{field}.data", v)
+    if v.items:
+        return None
+    a = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    if not a.has_canonical_format:
+        a.sum_duplicates()  # sorts indices and sums repeats (SuperLU wants canonical input)
+    return a
+
+
+def _coo(msg: tensor_pb2.CooMatrix, field: str, v: Violations,
+         limits: Limits) -> sp.csr_matrix | None:
+    n = _square_shape([int(s) for s in msg.shape], f"{field}.shape", v, limits.max_rows)
+    if n is None:
+        return None
+    arrays = {}
+    for name in ("row", "col", "data"):
+        arrays[name] = tensor(getattr(msg, name), f"{field}.{name}", v,
+                              dtypes=FLOATS if name == "data" else INDICES, ndims=(1,),
+                              max_elements=limits.max_nonzeros)
+    if any(a is None for a in arrays.values()):
+        return None
+    row, col, data = arrays["row"], arrays["col"], arrays["data"]
+    nnz = data.shape[0]
+    for name, idx in (("row", row), ("col", col)):
+        if idx.shape[0] != nnz:
+            v.add(f"{field}.{name}", f"must have as many entries as data ({nnz}), "
+                                     f"got {idx.shape[0]}")
+        elif nnz and (idx.min() < 0 or idx.max() >= n):
+            bad = int(np.flatnonzero((idx < 0) | (idx >= n))[0])
+            v.add(f"{field}.{name}", f"must be in [0, {n}); entry {bad} is {int(idx[bad])}")
+    _finite(data, f"{field}.data", v)
+    if v.items:
+        return None
+    return sp.coo_matrix((data, (row, col)), shape=(n, n)).tocsr()
+
+
+@dataclass
+class SolveProblem:
+    a: np.ndarray | sp.csr_matrix
+    b: np.ndarray
+    x0: np.ndarray | None
+    method: str
+    preconditioner: str
+    rtol: float
+    atol: float
+    maxiter: int
+    restart: int
+    device: str
+    precision: str
+
+
+METHOD_NAMES = {linear_pb2.METHOD_AUTO: "auto", linear_pb2.METHOD_CG: "cg",
+                linear_pb2.METHOD_MINRES: "minres", linear_pb2.METHOD_GMRES: "gmres",
+                linear_pb2.METHOD_BICGSTAB: "bicgstab", linear_pb2.METHOD_DIRECT: "direct"}
+METHOD_CODES = {name: code for code, name in METHOD_NAMES.items()}
+PRECONDITIONER_NAMES = {linear_pb2.PRECONDITIONER_NONE: "none",
+                        linear_pb2.PRECONDITIONER_JACOBI: "jacobi",
+                        linear_pb2.PRECONDITIONER_ILU: "ilu"}
+DEVICE_NAMES = {linear_pb2.DEVICE_AUTO: "auto", linear_pb2.DEVICE_CPU: "cpu",
+                linear_pb2.DEVICE_GPU: "gpu"}
+PRECISION_NAMES = {linear_pb2.PRECISION_AUTO: "auto", linear_pb2.PRECISION_FLOAT64: "float64",
+                   linear_pb2.PRECISION_FLOAT32: "float32"}
+
+
+def _enum(value: int, names: dict[int, str], field: str, v: Violations) -> str:
+    if value not in names:
+        v.add(field, f"unknown value {value}; one of {sorted(names)}")
+        return ""
+    return names[value]
+
+
+def _tolerance(req: linear_pb2.SolveRequest, name: str, default: float, v: Violations) -> float:
+    if not req.HasField(name):
+        return default
+    value = getattr(req, name)
+    if not (math.isfinite(value) and value >= 0):
+        v.add(name, f"must be finite and >= 0, got {value}")
+    return value
+
+
+def solve_request(req: linear_pb2.SolveRequest, limits: Limits) -> SolveProblem:
+    """The validated problem, or ValidationError naming every bad field."""
+    v = Violations()
+    method = _enum(req.method, METHOD_NAMES, "method", v)
+    preconditioner = _enum(req.preconditioner, PRECONDITIONER_NAMES, "preconditioner", v)
+    device = _enum(req.device, DEVICE_NAMES, "device", v)
+    precision = _enum(req.precision, PRECISION_NAMES, "precision", v)
+    rtol = _tolerance(req, "rtol", 1e-5, v)
+    atol = _tolerance(req, "atol", 0.0, v)
+    if req.max_iterations < 0 or req.max_iterations > limits.max_iterations:
+        v.add("max_iterations", f"must be in [0, {limits.max_iterations}], "
+                                f"got {req.max_iterations}")
+    if req.restart < 0 or req.restart > limits.max_restart:
+        v.add("restart", f"must be in [0, {limits.max_restart}], got {req.restart}")
+
+    a = matrix(req.a, "a", v, limits) if req.HasField("a") else None
+    if not req.HasField("a"):
+        v.add("a", "required")
+    b = None
+    if not req.HasField("b"):
+        v.add("b", "required")
+    else:
+        b = tensor(req.b, "b", v, dtypes=FLOATS, ndims=(1, 2),
+                   max_elements=limits.max_rows * limits.max_rhs)
+    x0 = None
+    if req.HasField("x0"):
+        x0 = tensor(req.x0, "x0", v, dtypes=FLOATS, ndims=(1, 2),
+                    max_elements=limits.max_rows * limits.max_rhs)
+    if b is not None:
+        if a is not None and b.shape[0] != a.shape[0]:
+            v.add("b.shape", f"must start with n = {a.shape[0]} to match A, got {list(b.shape)}")
+        elif b.ndim == 2 and not 1 <= b.shape[1] <= limits.max_rhs:
+            v.add("b.shape", f"columns must be in [1, {limits.max_rhs}], got {b.shape[1]}")
+        else:
+            _finite(b, "b.data", v)
+        if x0 is not None:
+            if x0.shape != b.shape:
+                v.add("x0.shape", f"must equal b's shape {list(b.shape)}, got {list(x0.shape)}")
+            else:
+                _finite(x0, "x0.data", v)
+    v.raise_if_any()
+    n = a.shape[0]
+    maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
+    return SolveProblem(a=a, b=b, x0=x0, method=method, preconditioner=preconditioner,
+                        rtol=rtol, atol=atol, maxiter=maxiter, restart=req.restart,
+                        device=device, precision=precision)

@@ -1,0 +1,243 @@
+"""Krylov kernels for one right-hand side, written once for NumPy and CuPy.
+
+Each kernel starts from `x`, stops when its residual *estimate* falls to `tol`
+(an absolute 2-norm), after `maxiter` iterations, or on breakdown, and calls
+`check()` once per iteration so that a deadline or a cancellation can stop it
+(check raises `Interrupted`). The caller verifies the true residual afterwards.
+
+References: Hestenes & Stiefel (1952) for CG; Paige & Saunders (1975) for
+MINRES; Saad & Schultz (1986) for GMRES, with classical Gram-Schmidt applied
+twice (Giraud, Langou, Rozloznik 2005) so each step is two matrix-vector
+products with the basis instead of j+1 dot products; van der Vorst (1992) for
+BiCGStab.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+Precond = Callable[[Any], Any]
+Check = Callable[[], None]
+
+
+@dataclass
+class KernelOutcome:
+    x: Any
+    iterations: int
+    matvecs: int
+    reason: str  # "converged", "max_iterations" or "breakdown: ..."
+
+
+def _dot(xp: ModuleType, u: Any, v: Any) -> float:
+    return float(xp.dot(u, v))
+
+
+def _norm(xp: ModuleType, v: Any) -> float:
+    return math.sqrt(max(_dot(xp, v, v), 0.0))
+
+
+def cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
+       xp: ModuleType) -> KernelOutcome:
+    r = b - A @ x
+    if _norm(xp, r) <= tol:
+        return KernelOutcome(x, 0, 1, "converged")
+    z = M(r)
+    p = z.copy()
+    rz = _dot(xp, r, z)
+    for it in range(1, maxiter + 1):
+        check()
+        q = A @ p
+        pq = _dot(xp, p, q)
+        if not pq > 0.0:
+            return KernelOutcome(x, it - 1, it + 1, "breakdown: matrix is not positive definite")
+        alpha = rz / pq
+        x += alpha * p
+        r -= alpha * q
+        if _norm(xp, r) <= tol:
+            return KernelOutcome(x, it, it + 1, "converged")
+        z = M(r)
+        rz_next = _dot(xp, r, z)
+        if not rz_next > 0.0:
+            return KernelOutcome(x, it, it + 1,
+                                 "breakdown: preconditioner is not positive definite")
+        p *= rz_next / rz
+        p += z
+        rz = rz_next
+    return KernelOutcome(x, maxiter, maxiter + 1, "max_iterations")
+
+
+def minres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
+           xp: ModuleType) -> KernelOutcome:
+    """Preconditioned MINRES (Paige & Saunders). M must be symmetric positive definite.
+
+    The estimate `phibar` is the residual in the M^-1 norm; with M = I it is the
+    2-norm. The caller's true-residual check covers the difference.
+    """
+    r1 = b - A @ x
+    y = M(r1)
+    beta1_sq = _dot(xp, r1, y)
+    if beta1_sq < 0.0:
+        return KernelOutcome(x, 0, 1, "breakdown: preconditioner is not positive definite")
+    beta1 = math.sqrt(beta1_sq)
+    if beta1 <= tol or _norm(xp, r1) <= tol:
+        return KernelOutcome(x, 0, 1, "converged")
+    eps = float(np.finfo(np.float64).eps)
+    old_beta, beta = 0.0, beta1
+    dbar = epsln = 0.0
+    phibar = beta1
+    cs, sn = -1.0, 0.0
+    w = xp.zeros_like(b)
+    w2 = xp.zeros_like(b)
+    r2 = r1
+    for it in range(1, maxiter + 1):
+        check()
+        v = y * (1.0 / beta)
+        y = A @ v
+        if it >= 2:
+            y -= (beta / old_beta) * r1
+        alpha = _dot(xp, v, y)
+        y -= (alpha / beta) * r2
+        r1, r2 = r2, y
+        y = M(r2)
+        old_beta = beta
+        beta_sq = _dot(xp, r2, y)
+        if beta_sq < 0.0:
+            return KernelOutcome(x, it, it + 1,
+                                 "breakdown: preconditioner is not positive definite")
+        beta = math.sqrt(beta_sq)
+        old_eps = epsln
+        delta = cs * dbar + sn * alpha
+        gbar = sn * dbar - cs * alpha
+        epsln = sn * beta
+        dbar = -cs * beta
+        gamma = max(math.hypot(gbar, beta), eps)
+        cs, sn = gbar / gamma, beta / gamma
+        phi = cs * phibar
+        phibar = sn * phibar
+        w1, w2 = w2, w
+        w = (v - old_eps * w1 - delta * w2) * (1.0 / gamma)
+        x += phi * w
+        if phibar <= tol:
+            return KernelOutcome(x, it, it + 1, "converged")
+        if beta == 0.0:
+            # The Krylov space is invariant: x is the minimiser over it.
+            return KernelOutcome(x, it, it + 1, "converged" if phibar <= tol else "stagnation")
+    return KernelOutcome(x, maxiter, maxiter + 1, "max_iterations")
+
+
+def gmres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
+          xp: ModuleType, restart: int = 30) -> KernelOutcome:
+    """Restarted GMRES(restart), right-preconditioned, so the estimate is the true 2-norm."""
+    n = b.shape[0]
+    m = max(1, min(restart, n))
+    basis = xp.empty((m + 1, n), dtype=b.dtype)
+    iterations = matvecs = 0
+    while True:
+        r = b - A @ x
+        matvecs += 1
+        beta = _norm(xp, r)
+        if beta <= tol:
+            return KernelOutcome(x, iterations, matvecs, "converged")
+        if iterations >= maxiter:
+            return KernelOutcome(x, iterations, matvecs, "max_iterations")
+        basis[0] = r / beta
+        hess = np.zeros((m + 1, m))
+        cs = np.zeros(m)
+        sn = np.zeros(m)
+        g = np.zeros(m + 1)
+        g[0] = beta
+        k = 0
+        breakdown = ""
+        for j in range(m):
+            check()
+            w = A @ M(basis[j])
+            matvecs += 1
+            iterations += 1
+            v = basis[: j + 1]
+            h = v @ w
+            w -= v.T @ h
+            h2 = v @ w
+            w -= v.T @ h2
+            h += h2
+            hn = _norm(xp, w)
+            col = np.empty(j + 2)
+            col[: j + 1] = h.get() if hasattr(h, "get") else h
+            col[j + 1] = hn
+            for i in range(j):
+                t = cs[i] * col[i] + sn[i] * col[i + 1]
+                col[i + 1] = -sn[i] * col[i] + cs[i] * col[i + 1]
+                col[i] = t
+            denom = math.hypot(col[j], col[j + 1])
+            if denom == 0.0:
+                breakdown = "breakdown: matrix is singular on the Krylov space"
+                break
+            cs[j], sn[j] = col[j] / denom, col[j + 1] / denom
+            col[j], col[j + 1] = denom, 0.0
+            g[j + 1] = -sn[j] * g[j]
+            g[j] = cs[j] * g[j]
+            hess[: j + 2, j] = col
+            k = j + 1
+            # A happy breakdown (hn ~ 0) means the solution lies in the current space.
+            if abs(g[j + 1]) <= tol or hn <= 1e-14 * denom or iterations >= maxiter:
+                break
+            basis[j + 1] = w * (1.0 / hn)
+        if k > 0:
+            y = scipy.linalg.solve_triangular(hess[:k, :k], g[:k])
+            x += M(basis[:k].T @ xp.asarray(y, dtype=b.dtype))
+        if breakdown:
+            return KernelOutcome(x, iterations, matvecs, breakdown)
+
+
+def bicgstab(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
+             xp: ModuleType) -> KernelOutcome:
+    """Right-preconditioned BiCGStab: two products with A per iteration."""
+    r = b - A @ x
+    matvecs = 1
+    if _norm(xp, r) <= tol:
+        return KernelOutcome(x, 0, matvecs, "converged")
+    r_hat = r.copy()
+    rho = alpha = omega = 1.0
+    v = xp.zeros_like(b)
+    p = xp.zeros_like(b)
+    tiny = float(np.finfo(np.float64).tiny)
+    for it in range(1, maxiter + 1):
+        check()
+        rho_next = _dot(xp, r_hat, r)
+        if abs(rho_next) <= tiny:
+            return KernelOutcome(x, it - 1, matvecs, "breakdown: rho = 0")
+        beta = (rho_next / rho) * (alpha / omega)
+        rho = rho_next
+        p -= omega * v
+        p *= beta
+        p += r
+        p_hat = M(p)
+        v = A @ p_hat
+        matvecs += 1
+        denom = _dot(xp, r_hat, v)
+        if abs(denom) <= tiny:
+            return KernelOutcome(x, it - 1, matvecs, "breakdown: r_hat . v = 0")
+        alpha = rho / denom
+        s = r - alpha * v
+        if _norm(xp, s) <= tol:
+            x += alpha * p_hat
+            return KernelOutcome(x, it, matvecs, "converged")
+        s_hat = M(s)
+        t = A @ s_hat
+        matvecs += 1
+        tt = _dot(xp, t, t)
+        omega = _dot(xp, t, s) / tt if tt > 0.0 else 0.0
+        x += alpha * p_hat
+        x += omega * s_hat
+        r = s - omega * t
+        if _norm(xp, r) <= tol:
+            return KernelOutcome(x, it, matvecs, "converged")
+        if omega == 0.0:
+            return KernelOutcome(x, it, matvecs, "breakdown: omega = 0")
+    return KernelOutcome(x, maxiter, matvecs, "max_iterations")

@@ -1,0 +1,77 @@
+"""Preconditioners as callables v -> M^-1 v on the solve's backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from solvers.backend import Backend
+from solvers.errors import SolverInputError
+
+Precond = Callable[[Any], Any]
+
+PRECONDITIONERS = ("none", "jacobi", "ilu")
+
+
+def has_ilu(backend: Backend) -> bool:
+    if not backend.is_gpu:
+        return True
+    try:
+        import cupyx.scipy.sparse.linalg as cspla
+    except ImportError:
+        return False
+    return hasattr(cspla, "spilu")
+
+
+def available(backend: Backend) -> list[str]:
+    return [p for p in PRECONDITIONERS if p != "ilu" or has_ilu(backend)]
+
+
+def _identity(v: Any) -> Any:
+    return v
+
+
+def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Backend,
+          dtype: np.dtype, method: str) -> Precond:
+    """The preconditioner `name` for A. Raises SolverInputError when it cannot be built."""
+    if name == "none":
+        return _identity
+    if name == "jacobi":
+        diag = np.asarray(a_host.diagonal(), dtype=np.float64)
+        zero = np.flatnonzero(diag == 0.0)
+        if zero.size:
+            raise SolverInputError("preconditioner",
+                                   f"jacobi needs a nonzero diagonal; A[{zero[0]},{zero[0]}] = 0")
+        # MINRES needs a positive definite preconditioner: |diag| keeps the scaling.
+        inv = 1.0 / (np.abs(diag) if method == "minres" else diag)
+        inv_dev = backend.asarray(inv, dtype=dtype)
+        return lambda v: inv_dev * v
+    if name == "ilu":
+        if method in ("cg", "minres"):
+            raise SolverInputError("preconditioner",
+                                   f"ilu is not symmetric; {method} needs a symmetric "
+                                   "preconditioner (use jacobi, or gmres/bicgstab)")
+        if not has_ilu(backend):
+            raise SolverInputError("preconditioner",
+                                   f"ilu is not available on the {backend.name} backend")
+        return _ilu(a_host, a_dev, backend, dtype)
+    raise SolverInputError("preconditioner", f"unknown preconditioner {name!r}")
+
+
+def _ilu(a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Backend,
+         dtype: np.dtype) -> Precond:
+    csc = sp.csc_matrix(a_host, dtype=dtype)
+    try:
+        if backend.is_gpu:
+            import cupyx.scipy.sparse.linalg as cspla
+
+            factor = cspla.spilu(a_dev.tocsc(), drop_tol=1e-4, fill_factor=10)
+        else:
+            factor = spla.spilu(csc, drop_tol=1e-4, fill_factor=10)
+    except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
+        raise SolverInputError("preconditioner", f"ilu failed: {exc}") from None
+    return factor.solve
