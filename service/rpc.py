@@ -13,7 +13,8 @@ import grpc
 from google.protobuf.message import Message
 
 from service import metrics
-from service.status import RpcFailure, to_grpc_status
+from service.registry import Undecodable
+from service.status import RpcFailure, invalid_argument, to_grpc_status
 
 log = logging.getLogger("solverd")
 M = TypeVar("M", bound=Message)
@@ -32,10 +33,13 @@ class StopSignal:
         context.add_done_callback(lambda _ctx: self._done.set())
 
     def poll(self) -> str | None:
-        if self._done.is_set():
-            return "cancelled"
-        if time.monotonic() > self.deadline:
+        now = time.monotonic()
+        if now > self.deadline:
             return "deadline"
+        if self._done.is_set():
+            # gRPC ends a call whose deadline passed a little before our own clock
+            # says so: that is still a deadline, not a client that went away.
+            return "deadline" if now > self.deadline - 0.25 else "cancelled"
         return None
 
     def failure(self, reason: str) -> RpcFailure:
@@ -57,13 +61,20 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
     metrics.PAYLOAD_BYTES.labels(rpc, "request").observe(request.ByteSize())
     code = grpc.StatusCode.OK
     try:
+        if isinstance(request, Undecodable):
+            raise invalid_argument([("(request)", f"not a valid {request.type_name} message "
+                                                  f"({request.size} bytes): {request.error}")])
         response = await body(labels)
         metrics.PAYLOAD_BYTES.labels(rpc, "response").observe(response.ByteSize())
         return response
     except RpcFailure as exc:
         code, failure = exc.code, exc
     except asyncio.CancelledError:
-        code = grpc.StatusCode.CANCELLED
+        # gRPC cancels the handler when the call ends early; the solver thread sees the
+        # same StopSignal at its next iteration and frees its worker.
+        remaining = context.time_remaining()
+        expired = remaining is not None and remaining <= 0.25
+        code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
         raise
     except MemoryError as exc:  # CuPy's OutOfMemoryError is a MemoryError too
         code = grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -16,8 +16,9 @@ from service.info import ServerInfoServicer
 from service.linear import LinearSolverServicer
 from service.metrics import start_metrics_server
 from service.pool import WorkPool
+from service.registry import add_service
 from service.version import VERSION
-from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2, linear_pb2_grpc
+from solverd.v1 import info_pb2, linear_pb2
 from solvers.backend import gpu_status
 
 log = logging.getLogger("solverd")
@@ -50,10 +51,10 @@ class SolverdServer:
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
         ])
-        linear_pb2_grpc.add_LinearSolverServicer_to_server(
-            LinearSolverServicer(config, self.pools), self.server)
-        info_pb2_grpc.add_ServerInfoServicer_to_server(
-            ServerInfoServicer(config, self.pools, blas_threads), self.server)
+        add_service(self.server, linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"],
+                    LinearSolverServicer(config, self.pools))
+        add_service(self.server, info_pb2.DESCRIPTOR.services_by_name["ServerInfo"],
+                    ServerInfoServicer(config, self.pools, blas_threads))
         self.health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

@@ -39,7 +39,8 @@ def to_tensor(array: np.ndarray, out: tensor_pb2.Tensor | None = None) -> tensor
     array = np.asarray(array)
     code = wire_dtype(array.dtype)
     little = array.dtype.newbyteorder("<")
-    array = np.ascontiguousarray(array, dtype=little)
+    # astype, not ascontiguousarray: the latter turns a 0-d array into shape (1,).
+    array = array.astype(little, order="C", copy=False)
     msg = tensor_pb2.Tensor() if out is None else out
     msg.dtype = code
     msg.shape[:] = array.shape

@@ -1,0 +1,59 @@
+"""Registers servicers from their service descriptors, with forgiving deserializers.
+
+gRPC's generated registration answers a request that is not valid protobuf with
+INTERNAL ("Exception deserializing request"). Here the deserializer hands the
+handler an `Undecodable` marker instead, so that garbage bytes get the same
+INVALID_ARGUMENT as any other malformed request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import descriptor, message_factory
+from google.protobuf.message import DecodeError, Message
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A request whose bytes did not parse as the method's input message."""
+
+    type_name: str
+    size: int
+    error: str
+
+    def ByteSize(self) -> int:
+        return self.size
+
+
+def _deserializer(cls: type[Message]) -> Callable[[bytes], Message | Undecodable]:
+    def parse(data: bytes) -> Message | Undecodable:
+        try:
+            return cls.FromString(data)
+        except (DecodeError, ValueError, RuntimeError) as exc:
+            return Undecodable(cls.DESCRIPTOR.full_name, len(data), str(exc) or "parse error")
+
+    return parse
+
+
+def add_service(server: grpc.aio.Server, service: descriptor.ServiceDescriptor,
+                servicer: object) -> None:
+    handlers = {}
+    for method in service.methods:
+        request_cls = message_factory.GetMessageClass(method.input_type)
+        response_cls = message_factory.GetMessageClass(method.output_type)
+        kind = {
+            (False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }[(method.client_streaming, method.server_streaming)]
+        handlers[method.name] = kind(
+            getattr(servicer, method.name),
+            request_deserializer=_deserializer(request_cls),
+            response_serializer=response_cls.SerializeToString,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),))

@@ -1,0 +1,140 @@
+"""Health, reflection, metrics, deadlines and draining, against real server processes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from solverd import Client, DeadlineExceeded
+
+from conftest import start_server
+from problems import laplacian_1d, poisson_2d
+
+SERVICES = ["solverd.v1.LinearSolver", "solverd.v1.ServerInfo"]
+
+
+def test_health_reports_serving_per_service(server) -> None:
+    with grpc.insecure_channel(server.address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for name in ["", *SERVICES]:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=10)
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_reflection_lists_the_services(server) -> None:
+    with grpc.insecure_channel(server.address) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        reply = next(stub.ServerReflectionInfo(iter([request]), timeout=10))
+        names = {s.name for s in reply.list_services_response.service}
+        assert set(SERVICES) | {"grpc.health.v1.Health"} <= names
+        request = reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="solverd.v1.LinearSolver")
+        reply = next(stub.ServerReflectionInfo(iter([request]), timeout=10))
+        assert reply.file_descriptor_response.file_descriptor_proto
+
+
+def test_metrics_move(server) -> None:
+    def ok() -> float:
+        return server.metric("solverd_requests_total", rpc="Solve", method="cg",
+                             backend="numpy", code="OK")
+
+    before = ok()
+    bad_before = server.metric("solverd_requests_total", rpc="Solve", code="INVALID_ARGUMENT")
+    iters_before = server.metric("solverd_solver_iterations_count", method="cg")
+    a = poisson_2d(30)
+    with Client(server.address) as client:
+        for _ in range(3):
+            assert client.solve(a, np.ones(a.shape[0]), method="cg").converged
+        with pytest.raises(Exception):  # noqa: B017  any error: the counter must move
+            client.solve(a, np.ones(3))
+    assert ok() == before + 3
+    assert server.metric("solverd_requests_total", rpc="Solve",
+                         code="INVALID_ARGUMENT") == bad_before + 1
+    assert server.metric("solverd_solver_iterations_count", method="cg") == iters_before + 3
+    text = server.metrics()
+    for name in ("solverd_request_duration_seconds_bucket", "solverd_compute_duration_seconds",
+                 "solverd_payload_bytes_bucket", "solverd_inflight_requests",
+                 "solverd_queue_duration_seconds", "solverd_build_info"):
+        assert name in text, name
+    assert server.metric("solverd_payload_bytes_sum", rpc="Solve", direction="request") > 0
+
+
+def _slow_problem() -> tuple:
+    """CG on a 1-D Laplacian of 2*10^5 rows needs ~10^5 iterations: minutes, not seconds."""
+    a = laplacian_1d(200_000)
+    return a, np.ones(a.shape[0])
+
+
+def test_deadline_expires_mid_solve_and_work_stops(server) -> None:
+    a, b = _slow_problem()
+    before = server.metric("solverd_requests_total", rpc="Solve", code="DEADLINE_EXCEEDED")
+    with Client(server.address) as client:
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            client.solve(a, b, method="cg", rtol=1e-14, max_iterations=1_000_000, timeout=1.5)
+        assert time.monotonic() - start < 5
+        # The server notices at its next iteration, records it, and frees the worker.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            stopped = server.metric("solverd_requests_total", rpc="Solve",
+                                    code="DEADLINE_EXCEEDED") == before + 1
+            idle = (server.metric("solverd_inflight_requests", rpc="Solve") == 0
+                    and server.metric("solverd_queue_depth", backend="cpu") == 0)
+            if stopped and idle:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the server kept working after the deadline:\n" + "\n".join(
+                line for line in server.metrics().splitlines()
+                if line.startswith(("solverd_requests_total", "solverd_inflight",
+                                    "solverd_queue_depth"))))
+        small = poisson_2d(20)
+        assert client.solve(small, np.ones(small.shape[0]), method="cg", timeout=10).converged
+
+
+def test_server_side_solve_limit(small_server) -> None:
+    # Full GMRES on 4999 rows: the Arnoldi basis makes late iterations ~10 ms each.
+    a = laplacian_1d(4999)
+    with Client(small_server.address) as client, pytest.raises(DeadlineExceeded,
+                                                               match="max_solve_seconds"):
+        client.solve(a, np.ones(4999), method="gmres", restart=1000, rtol=1e-15,
+                     max_iterations=1000, timeout=60)
+
+
+def test_sigterm_drains(tmp_path) -> None:
+    """SIGTERM: health turns NOT_SERVING, the call in flight still completes."""
+    running = start_server("--backend", "cpu", "--grace-seconds", "20")
+    try:
+        a = laplacian_1d(20_000)
+        b = np.ones(a.shape[0])
+        results: list = []
+
+        def solve() -> None:
+            with Client(running.address) as client:
+                results.append(client.solve(a, b, method="cg", rtol=1e-6, timeout=60))
+
+        with grpc.insecure_channel(running.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            watch = stub.Watch(health_pb2.HealthCheckRequest(service=SERVICES[0]), timeout=60)
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            thread = threading.Thread(target=solve)
+            thread.start()
+            while running.metric("solverd_inflight_requests", rpc="Solve") < 1:
+                time.sleep(0.02)
+            running.process.terminate()
+            assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            thread.join(timeout=60)
+        assert results and results[0].converged
+        assert running.process.wait(timeout=30) == 0
+    finally:
+        running.stop()
