@@ -39,6 +39,12 @@ def _cgroup_quota() -> float | None:
         return None
 
 
+def default_blas_threads(quota: int, workers: int) -> int:
+    """Workers x BLAS threads stays within the quota: each concurrent solve gets its
+    share, and no core is fought over by spinning BLAS threads."""
+    return max(1, quota // max(1, workers))
+
+
 def pin_blas_threads(threads: int) -> None:
     """Sets every BLAS thread variable the user has not set. Must precede `import numpy`:
     OpenBLAS spawning one thread per host core on a 2-CPU quota made Krylov loops 10x slower."""

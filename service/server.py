@@ -18,6 +18,7 @@ from service.metrics import start_metrics_server
 from service.pool import WorkPool
 from service.registry import add_service
 from service.version import VERSION
+from solverd.channels import STREAM_WINDOW_BYTES
 from solverd.v1 import info_pb2, linear_pb2
 from solvers.backend import gpu_status
 
@@ -50,6 +51,7 @@ class SolverdServer:
         self.server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
+            ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
         ])
         add_service(self.server, linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"],
                     LinearSolverServicer(config, self.pools))

@@ -60,3 +60,34 @@ def test_dense_matrix_integers_become_float64() -> None:
     msg = to_matrix(np.array([[4, 1], [1, 3]]))
     assert msg.dense.dtype == tensor_pb2.DTYPE_FLOAT64
     np.testing.assert_array_equal(from_matrix(msg), [[4.0, 1.0], [1.0, 3.0]])
+
+
+@pytest.mark.parametrize("n", [0, 5, 100_000])
+@pytest.mark.parametrize("dtype", ["<f8", ">f4", "<i4", "<i8"])
+def test_wire_message_appends_arrays_that_parse_back(n: int, dtype: str) -> None:
+    """Arrays appended after the skeleton (solverd.wire) parse to the same message."""
+    from solverd.v1 import linear_pb2
+    from solverd.wire import WireMessage
+
+    rng = np.random.default_rng(n)
+    arr = (rng.standard_normal(n) * 100).astype(dtype)
+    matrix = (rng.standard_normal((n // 10 + 1, 3))).astype(dtype)
+    wire = WireMessage(linear_pb2.SolveRequest(method=linear_pb2.METHOD_GMRES, rtol=1e-3))
+    wire.set_tensor("a.dense", matrix)
+    wire.set_tensor("b", arr)
+    wire.set_tensor("x0", arr[::-1])  # a non-contiguous view
+    back = linear_pb2.SolveRequest.FromString(wire.serialize())
+    assert back.method == linear_pb2.METHOD_GMRES and back.rtol == 1e-3
+    np.testing.assert_array_equal(from_tensor(back.b), arr)
+    np.testing.assert_array_equal(from_tensor(back.x0), arr[::-1])
+    np.testing.assert_array_equal(from_tensor(back.a.dense), matrix)
+    assert (len(wire.payloads) > 0) == (arr.nbytes >= 64 * 1024)
+
+
+def test_varint_matches_protobuf() -> None:
+    from solverd.v1 import linear_pb2
+    from solverd.wire import varint
+
+    for value in (0, 1, 127, 128, 300, 2**31, 2**40 + 7):
+        encoded = linear_pb2.SolveRequest(max_iterations=value).SerializeToString()
+        assert encoded == b"\x40" + varint(value)  # field 8, wire type 0

@@ -6,6 +6,7 @@
 """
 
 from solverd.aio import AsyncClient
+from solverd.allocator import tune_allocator
 from solverd.client import Client
 from solverd.errors import (
     Cancelled,
@@ -29,5 +30,5 @@ __all__ = [
     "AsyncClient", "BackendInfo", "Cancelled", "Client", "DeadlineExceeded",
     "FailedPrecondition", "FieldViolation", "Internal", "InvalidArgument", "PermissionDenied",
     "ResourceExhausted", "ServerInfo", "SolveInfo", "SolveResult", "SolverdError",
-    "Unauthenticated", "Unavailable", "Unimplemented", "__version__",
+    "Unauthenticated", "Unavailable", "Unimplemented", "__version__", "tune_allocator",
 ]

@@ -18,7 +18,8 @@ from solverd.channels import (
 from solverd.errors import from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
-from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2_grpc
+from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2
+from solverd.wire import WireMessage, method_path
 
 T = TypeVar("T")
 
@@ -42,7 +43,11 @@ class AsyncClient:
             self._channel = grpc.aio.secure_channel(target, credentials, options=options)
         self.timeout = timeout
         self.retries = retries
-        self._linear = linear_pb2_grpc.LinearSolverStub(self._channel)
+        # Requests travel as WireMessage (arrays appended with one copy, see wire.py).
+        self._solve = self._channel.unary_unary(
+            method_path(linear_pb2, "LinearSolver", "Solve"),
+            request_serializer=WireMessage.serialize,
+            response_deserializer=linear_pb2.SolveResponse.FromString)
         self._info = info_pb2_grpc.ServerInfoStub(self._channel)
 
     async def solve(self, a: object, b: object, *, timeout: float | None = None,
@@ -50,7 +55,7 @@ class AsyncClient:
         """See `Client.solve`."""
         request = solve_request(a, b, **options)  # type: ignore[arg-type]
         start = time.perf_counter()
-        response = await self._call(self._linear.Solve, request, timeout)
+        response = await self._call(self._solve, request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
 
     async def info(self, *, timeout: float | None = None) -> ServerInfo:

@@ -6,6 +6,9 @@ import random
 
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 600.0
+# HTTP/2 stream window: gRPC's 64 KiB default makes a multi-megabyte message
+# wait for many window updates before it can be sent at full speed.
+STREAM_WINDOW_BYTES = 8 * 1024 * 1024
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
@@ -14,6 +17,7 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
         ("grpc.max_send_message_length", max_message_bytes),
         # gRPC's own transparent retries buffer the request; ours resend it instead.
         ("grpc.enable_retries", 0),
+        ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
     ]
 
 

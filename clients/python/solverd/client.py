@@ -17,7 +17,8 @@ from solverd.channels import (
 from solverd.errors import SolverdError, from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
-from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2_grpc
+from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2
+from solverd.wire import WireMessage, method_path
 
 T = TypeVar("T")
 
@@ -47,7 +48,11 @@ class Client:
             self._channel = grpc.secure_channel(target, credentials, options=options)
         self.timeout = timeout
         self.retries = retries
-        self._linear = linear_pb2_grpc.LinearSolverStub(self._channel)
+        # Requests travel as WireMessage (arrays appended with one copy, see wire.py).
+        self._solve = self._channel.unary_unary(
+            method_path(linear_pb2, "LinearSolver", "Solve"),
+            request_serializer=WireMessage.serialize,
+            response_deserializer=linear_pb2.SolveResponse.FromString)
         self._info = info_pb2_grpc.ServerInfoStub(self._channel)
 
     def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
@@ -65,7 +70,7 @@ class Client:
                                 rtol=rtol, atol=atol, max_iterations=max_iterations,
                                 restart=restart, device=device, precision=precision)
         start = time.perf_counter()
-        response = self._call(self._linear.Solve, request, timeout)
+        response = self._call(self._solve, request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
 
     def info(self, *, timeout: float | None = None) -> ServerInfo:

@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from solverd.results import device_code, method_code, precision_code, preconditioner_code
-from solverd.tensors import _value_array, to_matrix, to_tensor
+from solverd.tensors import _index_array, _value_array
 from solverd.v1 import linear_pb2
+from solverd.wire import WireMessage
+
+
+def set_matrix(wire: WireMessage, path: str, a: object) -> None:
+    """Sets the Matrix at `path`: CSR for scipy.sparse (COO when it is COO), else dense."""
+    target = wire.message
+    for name in path.split("."):
+        target = getattr(target, name)
+    if sp.issparse(a):
+        if a.format == "coo":
+            target.coo.shape[:] = a.shape
+            wire.set_tensor(f"{path}.coo.row", _index_array(a.row))
+            wire.set_tensor(f"{path}.coo.col", _index_array(a.col))
+            wire.set_tensor(f"{path}.coo.data", _value_array(a.data))
+            return
+        csr = a.tocsr()
+        target.csr.shape[:] = csr.shape
+        wire.set_tensor(f"{path}.csr.indptr", _index_array(csr.indptr))
+        wire.set_tensor(f"{path}.csr.indices", _index_array(csr.indices))
+        wire.set_tensor(f"{path}.csr.data", _value_array(csr.data))
+        return
+    dense = np.asarray(a)
+    if dense.ndim != 2:
+        raise ValueError(f"A must be 2-D, got shape {dense.shape}")
+    wire.set_tensor(f"{path}.dense", _value_array(dense))
 
 
 def solve_request(
@@ -22,9 +48,8 @@ def solve_request(
     restart: int | None = None,
     device: str = "auto",
     precision: str = "auto",
-) -> linear_pb2.SolveRequest:
+) -> WireMessage:
     req = linear_pb2.SolveRequest(
-        a=to_matrix(a),
         method=method_code(method),
         preconditioner=preconditioner_code(preconditioner),
         device=device_code(device),
@@ -32,11 +57,13 @@ def solve_request(
         max_iterations=int(max_iterations or 0),
         restart=int(restart or 0),
     )
-    to_tensor(_value_array(np.asarray(b)), req.b)
-    if x0 is not None:
-        to_tensor(_value_array(np.asarray(x0)), req.x0)
     if rtol is not None:
         req.rtol = float(rtol)
     if atol is not None:
         req.atol = float(atol)
-    return req
+    wire = WireMessage(req)
+    set_matrix(wire, "a", a)
+    wire.set_tensor("b", _value_array(np.asarray(b)))
+    if x0 is not None:
+        wire.set_tensor("x0", _value_array(np.asarray(x0)))
+    return wire
