@@ -88,6 +88,7 @@ def test_varint_matches_protobuf() -> None:
     from solverd.v1 import linear_pb2
     from solverd.wire import varint
 
-    for value in (0, 1, 127, 128, 300, 2**31, 2**40 + 7):
+    assert varint(0) == b"\x00"
+    for value in (1, 127, 128, 300, 2**31, 2**40 + 7):  # proto3 omits a zero default
         encoded = linear_pb2.SolveRequest(max_iterations=value).SerializeToString()
         assert encoded == b"\x40" + varint(value)  # field 8, wire type 0
