@@ -66,25 +66,46 @@ def codec_throughput(n: int, repeats: int) -> tuple[float, float, float]:
     return gb / e, gb / d, gb / (e + d)
 
 
-def measure(client: Client, a, b, iters: int, repeats: int) -> dict[str, float]:
-    """Interleaved in-process / gRPC / SciPy solves; medians in seconds."""
+def peer_cg(device: str):
+    """The solve a user would embed instead: SciPy's CG, or CuPy's (host arrays in and
+    out, like solverd's in-process API, so transfers count for both)."""
+    if device == "cpu":
+        return lambda a, b, iters: spla.cg(a, b, rtol=1e-30, maxiter=iters)[0]
+    import cupy
+    import cupyx.scipy.sparse as csp
+    import cupyx.scipy.sparse.linalg as cspla
+
+    def run(a, b, iters):
+        x, _ = cspla.cg(csp.csr_matrix(a), cupy.asarray(b), tol=1e-30, maxiter=iters)
+        return x.get()
+
+    return run
+
+
+def measure(client: Client, a, b, iters: int, repeats: int, device: str) -> dict[str, float]:
+    """Interleaved in-process / gRPC / peer solves; medians in seconds."""
     inproc, rpc, scipy_cg, parts = [], [], [], []
+    peer = peer_cg(device)
     for _ in range(repeats):
         t = time.perf_counter()
-        local = solve(a, b, method="cg", rtol=1e-30, maxiter=iters, device="cpu")
+        local = solve(a, b, method="cg", rtol=1e-30, maxiter=iters, device=device)
         inproc.append(time.perf_counter() - t)
 
         t = time.perf_counter()
-        remote = client.solve(a, b, method="cg", rtol=1e-30, max_iterations=iters)
+        remote = client.solve(a, b, method="cg", rtol=1e-30, max_iterations=iters,
+                              device=device)
         rpc.append(time.perf_counter() - t)
         i = remote.info
         parts.append((i.decode_seconds, i.queue_seconds, i.compute_seconds, i.encode_seconds))
 
         t = time.perf_counter()
-        spla.cg(a, b, rtol=1e-30, maxiter=iters)
+        peer(a, b, iters)
         scipy_cg.append(time.perf_counter() - t)
         assert local.iterations == remote.iterations == iters
-        assert np.array_equal(local.x, remote.x)
+        if device == "cpu":
+            assert np.array_equal(local.x, remote.x)
+        else:  # GPU reductions need not be bitwise reproducible
+            assert np.linalg.norm(local.x - remote.x) <= 1e-8 * np.linalg.norm(local.x)
     out = {"in": statistics.median(inproc), "rpc": statistics.median(rpc),
            "scipy": statistics.median(scipy_cg)}
     for k, name in enumerate(("decode", "queue", "compute", "encode")):
@@ -92,7 +113,7 @@ def measure(client: Client, a, b, iters: int, repeats: int) -> dict[str, float]:
     return out
 
 
-def report(label: str, m: dict[str, float]) -> None:
+def report(label: str, m: dict[str, float], peer: str) -> None:
     rpc_cost = m["rpc"] - m["compute"]
     end_to_end = m["rpc"] - m["in"]
     print(f"-- {label}")
@@ -106,8 +127,8 @@ def report(label: str, m: dict[str, float]) -> None:
     print(f"  end to end             {end_to_end * 1e3:+8.1f} ms = "
           f"{100 * end_to_end / m['in']:+.1f}%: round trip - in-process solve (adds the "
           f"compute-speed difference between the two processes)")
-    print(f"  scipy.sparse.linalg.cg {m['scipy'] * 1e3:8.1f} ms   in-process / SciPy = "
-          f"{m['in'] / m['scipy']:.2f}x, via gRPC / SciPy = {m['rpc'] / m['scipy']:.2f}x")
+    print(f"  {peer:22s} {m['scipy'] * 1e3:8.1f} ms   in-process / peer = "
+          f"{m['in'] / m['scipy']:.2f}x, via gRPC / peer = {m['rpc'] / m['scipy']:.2f}x")
 
 
 def main() -> None:
@@ -115,27 +136,35 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--grid", type=int, default=450)
     parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu",
+                        help="gpu: CuPy in-process, the server on its GPU, CuPy's cg as peer")
     args = parser.parse_args()
+    peer = "scipy.sparse.linalg.cg" if args.device == "cpu" else "cupyx...linalg.cg"
 
     a = poisson_2d(args.grid)
     b = np.random.default_rng(1).standard_normal(a.shape[0])
     print(f"system: n = {a.shape[0]:,}, nnz = {a.nnz:,}, CG x {args.iterations} iterations, "
-          f"BLAS threads {BLAS_THREADS} (as the server's), repeats {args.repeats}, median of each")
+          f"BLAS threads {BLAS_THREADS} (as the server's), device {args.device}, "
+          f"repeats {args.repeats}, median of each")
 
     codec_default = codec_throughput(10_000_000, args.repeats)
-    server = start_server("--backend", "cpu")  # tunes its own allocator (the default)
+    server = start_server("--backend", args.device)  # tunes its own allocator (the default)
     try:
         with Client(server.address) as client:
-            client.solve(a, b, method="cg", rtol=1e-30, max_iterations=5)  # warm-up
-            default = measure(client, a, b, args.iterations, args.repeats)
+            for _ in range(2):  # warm-up: imports, CUDA context, kernel compilation
+                client.solve(a, b, method="cg", rtol=1e-30, max_iterations=5,
+                             device=args.device)
+                solve(a, b, method="cg", rtol=1e-30, maxiter=5, device=args.device)
+                peer_cg(args.device)(a, b, 5)
+            default = measure(client, a, b, args.iterations, args.repeats, args.device)
             tuned_ok = tune_allocator()
-            tuned = measure(client, a, b, args.iterations, args.repeats)
+            tuned = measure(client, a, b, args.iterations, args.repeats, args.device)
     finally:
         server.stop()
     codec_tuned = codec_throughput(10_000_000, args.repeats)
 
-    report("client process with glibc's default allocator", default)
-    report(f"client process after solverd.tune_allocator() (applied: {tuned_ok})", tuned)
+    report("client process with glibc's default allocator", default, peer)
+    report(f"client process after solverd.tune_allocator() (applied: {tuned_ok})", tuned, peer)
     for label, (e, d, both) in (("default allocator", codec_default),
                                 ("tune_allocator()", codec_tuned)):
         print(f"Tensor codec, 10M float64 (80 MB), {label}: encode {e:.2f} GB/s, decode "

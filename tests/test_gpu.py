@@ -1,0 +1,96 @@
+"""The CuPy backend: same algorithms, same answers as the CPU. Skipped without a GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+
+from solvers.backend import gpu_status
+
+from problems import convection_diffusion_2d, poisson_2d, relative_residual
+
+GPU = gpu_status()
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not GPU.available, reason=f"no GPU: {GPU.reason}")]
+
+SPD = poisson_2d(60)
+NONSYM = convection_diffusion_2d(60)
+B = np.random.default_rng(5).standard_normal(SPD.shape[0])
+
+
+def _solve(a, b, **kw):
+    from solvers.linear import solve
+
+    return solve(a, b, **kw)
+
+
+@pytest.mark.parametrize("method", ["cg", "minres", "gmres", "bicgstab", "direct"])
+@pytest.mark.parametrize("preconditioner", ["none", "jacobi"])
+def test_gpu_matches_cpu_spd(method: str, preconditioner: str) -> None:
+    gpu = _solve(SPD, B, method=method, preconditioner=preconditioner, rtol=1e-10, device="gpu")
+    cpu = _solve(SPD, B, method=method, preconditioner=preconditioner, rtol=1e-10, device="cpu")
+    assert gpu.backend == "cupy" and gpu.device == GPU.name
+    assert gpu.converged and isinstance(gpu.x, np.ndarray)
+    assert relative_residual(SPD, gpu.x, B) <= 1e-10
+    x_ref = spla.spsolve(SPD.tocsc(), B)
+    assert np.linalg.norm(gpu.x - x_ref) / np.linalg.norm(x_ref) < 1e-7
+    # Same algorithm: iteration counts agree up to rounding-order effects.
+    assert abs(gpu.iterations - cpu.iterations) <= max(3, cpu.iterations // 20)
+
+
+@pytest.mark.parametrize("method", ["gmres", "bicgstab", "direct"])
+def test_gpu_nonsymmetric(method: str) -> None:
+    r = _solve(NONSYM, B, method=method, rtol=1e-10, device="gpu")
+    assert r.converged and relative_residual(NONSYM, r.x, B) <= 1e-10
+
+
+def test_gpu_ilu_if_available() -> None:
+    from solvers.backend import gpu_backend
+    from solvers.linear.preconditioners import has_ilu
+
+    if not has_ilu(gpu_backend()):
+        pytest.skip("this CuPy has no spilu")
+    r = _solve(NONSYM, B, method="gmres", preconditioner="ilu", rtol=1e-10, device="gpu")
+    assert r.converged and relative_residual(NONSYM, r.x, B) <= 1e-10
+
+
+def test_gpu_several_rhs_float32_dense() -> None:
+    b = np.random.default_rng(2).standard_normal((SPD.shape[0], 3))
+    r = _solve(SPD, b, method="cg", rtol=1e-9, device="gpu")
+    assert r.converged and r.x.shape == b.shape
+    f = _solve(SPD.astype(np.float32), B.astype(np.float32), method="cg", rtol=1e-5,
+               device="gpu")
+    assert f.precision == "float32" and f.x.dtype == np.float32 and f.converged
+    dense = SPD[:300, :300].toarray()
+    d = _solve(dense, B[:300], method="direct", device="gpu")
+    np.testing.assert_allclose(d.x, np.linalg.solve(dense, B[:300]), rtol=1e-9, atol=1e-12)
+
+
+def test_gpu_interruptible() -> None:
+    from solvers import Interrupted
+
+    calls = []
+    with pytest.raises(Interrupted):
+        _solve(SPD, B, method="cg", rtol=1e-15, device="gpu",
+               should_stop=lambda: "deadline" if calls.append(1) or len(calls) > 5 else None)
+
+
+def test_gpu_server_end_to_end() -> None:
+    from solverd import Client
+
+    from conftest import start_server
+
+    running = start_server("--backend", "gpu")
+    try:
+        with Client(running.address) as client:
+            info = client.info()
+            assert info.default_device == "gpu" and info.gpu is not None
+            assert info.gpu.memory_total_bytes > 0 and info.gpu.device == GPU.name
+            r = client.solve(SPD, B, method="cg", rtol=1e-10)  # device=auto -> GPU
+            assert r.info.backend == "cupy" and r.converged
+            assert relative_residual(SPD, r.x, B) <= 1e-10
+            c = client.solve(SPD, B, method="cg", rtol=1e-10, device="cpu")
+            assert c.info.backend == "numpy"
+    finally:
+        running.stop()
