@@ -76,7 +76,11 @@ def peer_cg(device: str):
     import cupyx.scipy.sparse.linalg as cspla
 
     def run(a, b, iters):
-        x, _ = cspla.cg(csp.csr_matrix(a), cupy.asarray(b), tol=1e-30, maxiter=iters)
+        args = (csp.csr_matrix(a), cupy.asarray(b))
+        try:  # CuPy >= 14 names it rtol, like SciPy
+            x, _ = cspla.cg(*args, rtol=1e-30, maxiter=iters)
+        except TypeError:
+            x, _ = cspla.cg(*args, tol=1e-30, maxiter=iters)
         return x.get()
 
     return run
