@@ -150,3 +150,18 @@ def test_gmres_counts_inner_iterations_and_restarts() -> None:
     r = solve(NONSYM, B, method="gmres", restart=10, rtol=1e-8, device="cpu")
     assert r.converged
     assert r.matvecs >= r.iterations  # one product per inner iteration, plus restarts
+
+
+@pytest.mark.parametrize("use_blas", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_axpy_in_place(monkeypatch: pytest.MonkeyPatch, use_blas: bool, dtype: type) -> None:
+    from solvers.linear import krylov
+
+    monkeypatch.setattr(krylov, "_USE_CPU_BLAS_AXPY", use_blas)
+    x = np.arange(10, dtype=dtype)
+    y = np.ones(10, dtype=dtype)
+    krylov.axpy(np, 0.5, x, y)
+    np.testing.assert_allclose(y, 1 + 0.5 * np.arange(10))
+    strided = np.ones(20, dtype=dtype)[::2]  # BLAS must not silently work on a copy
+    krylov.axpy(np, 2.0, x, strided)
+    np.testing.assert_allclose(strided, 1 + 2.0 * np.arange(10))

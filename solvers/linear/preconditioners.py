@@ -12,7 +12,7 @@ import scipy.sparse.linalg as spla
 from solvers.backend import Backend
 from solvers.errors import SolverInputError
 
-Precond = Callable[[Any], Any]
+Precond = Callable[[Any], Any] | None  # None: no preconditioner
 
 PRECONDITIONERS = ("none", "jacobi", "ilu")
 
@@ -31,15 +31,11 @@ def available(backend: Backend) -> list[str]:
     return [p for p in PRECONDITIONERS if p != "ilu" or has_ilu(backend)]
 
 
-def _identity(v: Any) -> Any:
-    return v
-
-
 def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Backend,
           dtype: np.dtype, method: str) -> Precond:
     """The preconditioner `name` for A. Raises SolverInputError when it cannot be built."""
     if name == "none":
-        return _identity
+        return None
     if name == "jacobi":
         diag = np.asarray(a_host.diagonal(), dtype=np.float64)
         zero = np.flatnonzero(diag == 0.0)
