@@ -14,6 +14,7 @@ BiCGStab.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -82,38 +83,54 @@ def axpy(xp: ModuleType, alpha: float, x: Any, y: Any) -> None:
         out = fn(x, y, a=alpha)
         if out is not y:  # BLAS works on a copy when y is not contiguous
             y[...] = out
-    elif hasattr(xp, "cublas"):
-        xp.cublas.axpy(xp.asarray(alpha, dtype=y.dtype), x, y)
     else:
-        y += alpha * x
+        _gpu_axpy(xp)(alpha, x, y)
+
+
+@functools.cache
+def _gpu_axpy(cupy: ModuleType) -> Callable[[Any, Any, Any], None]:
+    """One fused kernel for y += alpha * x; alpha may be a host or a 0-d device scalar."""
+    kernel = cupy.ElementwiseKernel("T alpha, T x", "T y", "y += alpha * x", "solverd_axpy")
+
+    def run(alpha: Any, x: Any, y: Any) -> None:
+        kernel(cupy.asarray(alpha, dtype=y.dtype), x, y)
+
+    return run
 
 
 def cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
        xp: ModuleType) -> KernelOutcome:
+    """Preconditioned CG. On CuPy, `cg_gpu.cg` runs the same iteration with fused kernels."""
+    if xp is not np:
+        from solvers.linear import cg_gpu
+
+        return cg_gpu.cg(A, b, x, M, tol, maxiter, check, xp)
     r = b - A @ x
-    rr = _dot(xp, r, r)
-    if math.sqrt(rr) <= tol:
+    rr = xp.dot(r, r)
+    if math.sqrt(max(float(rr), 0.0)) <= tol:
         return KernelOutcome(x, 0, 1, "converged")
     z = _apply(M, r)
     p = z.copy()
-    rz = rr if M is None else _dot(xp, r, z)
+    rz = rr if M is None else xp.dot(r, z)
     tol_sq = tol * tol
     for it in range(1, maxiter + 1):
         check()
         q = A @ p
-        pq = _dot(xp, p, q)
-        if not pq > 0.0:
-            return KernelOutcome(x, it - 1, it + 1, "breakdown: matrix is not positive definite")
+        pq = xp.dot(p, q)
         alpha = rz / pq
         axpy(xp, alpha, p, x)
         axpy(xp, -alpha, q, r)
-        rr = _dot(xp, r, r)
-        if rr <= tol_sq:
+        rr = xp.dot(r, r)
+        pq_host, rr_host = float(pq), float(rr)
+        if not pq_host > 0.0:
+            axpy(xp, -alpha, p, x)  # undo the step taken with a meaningless alpha
+            return KernelOutcome(x, it - 1, it + 1, "breakdown: matrix is not positive definite")
+        if rr_host <= tol_sq:
             return KernelOutcome(x, it, it + 1, "converged")
         z = _apply(M, r)
-        # Without a preconditioner z is r: r.z is the r.r just computed (one sync fewer).
-        rz_next = rr if M is None else _dot(xp, r, z)
-        if not rz_next > 0.0:
+        # Without a preconditioner z is r: r.z is the r.r just computed.
+        rz_next = rr if M is None else xp.dot(r, z)
+        if M is not None and not float(rz_next) > 0.0:
             return KernelOutcome(x, it, it + 1,
                                  "breakdown: preconditioner is not positive definite")
         p *= rz_next / rz
@@ -215,9 +232,11 @@ def gmres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: C
             h2 = v @ w
             w -= v.T @ h2
             h += h2
-            hn = _norm(xp, w)
-            col = np.empty(j + 2)
-            col[: j + 1] = h.get() if hasattr(h, "get") else h
+            # h and ||w||^2 reach the host together: one copy per step on a GPU.
+            packed = xp.concatenate((h, xp.dot(w, w)[None]))
+            col = np.asarray(packed.get() if hasattr(packed, "get") else packed,
+                             dtype=np.float64)
+            hn = math.sqrt(max(col[j + 1], 0.0))
             col[j + 1] = hn
             for i in range(j):
                 t = cs[i] * col[i] + sn[i] * col[i + 1]
