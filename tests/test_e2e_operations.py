@@ -138,3 +138,61 @@ def test_sigterm_drains(tmp_path) -> None:
         assert running.process.wait(timeout=30) == 0
     finally:
         running.stop()
+
+
+def test_environment_configures_the_server() -> None:
+    running = start_server("--backend", "cpu",
+                           env={"SOLVERD_MAX_RHS": "3", "SOLVERD_MAX_ITERATIONS": "777"})
+    try:
+        with Client(running.address) as client:
+            limits = client.info().limits
+        assert limits["max_rhs"] == 3 and limits["max_iterations"] == 777
+    finally:
+        running.stop()
+
+
+def test_backend_gpu_without_a_gpu_refuses_to_start() -> None:
+    from solvers.backend import gpu_status
+
+    if gpu_status().available:
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match="--backend gpu"):
+        start_server("--backend", "gpu")
+
+
+def test_unavailable_is_retried_then_raised() -> None:
+    from solverd import Unavailable
+
+    from conftest import free_port
+
+    a = poisson_2d(5)
+    with Client(f"127.0.0.1:{free_port()}", retries=2) as client:
+        start = time.monotonic()
+        with pytest.raises(Unavailable):
+            client.solve(a, np.ones(25), timeout=10)
+        assert time.monotonic() - start < 10
+
+
+def test_full_queue_sheds_with_retry_info() -> None:
+    """One worker, no queue: a second concurrent solve is refused at once, not piled up."""
+    from solverd import ResourceExhausted
+
+    running = start_server("--backend", "cpu", "--cpu-workers", "1", "--max-queue", "0")
+    try:
+        a, b = _slow_problem()
+        with Client(running.address) as client:
+            def slow() -> None:
+                with pytest.raises(DeadlineExceeded):
+                    client.solve(a, b, method="cg", rtol=1e-14, timeout=3)
+
+            thread = threading.Thread(target=slow)
+            thread.start()
+            while running.metric("solverd_queue_depth", backend="cpu") < 1:
+                time.sleep(0.02)
+            small = poisson_2d(5)
+            with pytest.raises(ResourceExhausted) as info:
+                client.solve(small, np.ones(25), timeout=10)
+            assert info.value.retry_delay and info.value.retry_delay > 0
+            thread.join()
+    finally:
+        running.stop()
