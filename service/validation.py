@@ -78,6 +78,14 @@ def _finite(a: np.ndarray, field: str, v: Violations) -> None:
         v.add(field, f"values must be finite; element {bad} is {a.reshape(-1)[bad]}")
 
 
+def _in_range(idx: np.ndarray, n: int, field: str, v: Violations) -> bool:
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(np.flatnonzero((idx < 0) | (idx >= n))[0])
+        v.add(field, f"must be in [0, {n}); entry {bad} is {int(idx[bad])}")
+        return False
+    return True
+
+
 def _square_shape(shape: list[int], field: str, v: Violations, max_rows: int) -> int | None:
     if len(shape) != 2:
         v.add(field, f"must have 2 entries [rows, cols], got {len(shape)}")
@@ -160,9 +168,7 @@ def _csr(msg: tensor_pb2.CsrMatrix, field: str, v: Violations,
         row = int(np.flatnonzero(steps < 0)[0])
         v.add(f"{field}.indptr", f"must be non-decreasing; decreases after row {row}")
         return None
-    if nnz and (indices.min() < 0 or indices.max() >= n):
-        bad = int(np.flatnonzero((indices < 0) | (indices >= n))[0])
-        v.add(f"{field}.indices", f"must be in [0, {n}); entry {bad} is {int(indices[bad])}")
+    if not _in_range(indices, n, f"{field}.indices", v):
         return None
     _finite(data, f"{field}.data", v)
     if v.items:
@@ -191,9 +197,8 @@ def _coo(msg: tensor_pb2.CooMatrix, field: str, v: Violations,
         if idx.shape[0] != nnz:
             v.add(f"{field}.{name}", f"must have as many entries as data ({nnz}), "
                                      f"got {idx.shape[0]}")
-        elif nnz and (idx.min() < 0 or idx.max() >= n):
-            bad = int(np.flatnonzero((idx < 0) | (idx >= n))[0])
-            v.add(f"{field}.{name}", f"must be in [0, {n}); entry {bad} is {int(idx[bad])}")
+        else:
+            _in_range(idx, n, f"{field}.{name}", v)
     _finite(data, f"{field}.data", v)
     if v.items:
         return None

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from solverd.v1 import info_pb2, linear_pb2
+from solverd.wire import WireMessage, method_path
 
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -24,3 +31,31 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
 def backoff_seconds(attempt: int, base: float = 0.1, cap: float = 2.0) -> float:
     """Full-jitter exponential backoff: spreads retries of many clients apart."""
     return random.uniform(0, min(cap, base * 2**attempt))
+
+
+@dataclass(frozen=True)
+class Rpc:
+    path: str
+    serialize: Any
+    deserialize: Any
+
+
+# Solve requests travel as WireMessage (arrays appended with one copy, see wire.py).
+SOLVE = Rpc(method_path(linear_pb2, "LinearSolver", "Solve"), WireMessage.serialize,
+            linear_pb2.SolveResponse.FromString)
+GET_INFO = Rpc(method_path(info_pb2, "ServerInfo", "GetInfo"),
+               info_pb2.GetInfoRequest.SerializeToString, info_pb2.GetInfoResponse.FromString)
+
+
+def open_channel(api: Any, target: str, credentials: grpc.ChannelCredentials | None,
+                 max_message_bytes: int) -> Any:
+    """A channel from `api` (the grpc module, or grpc.aio) with solverd's options."""
+    options = channel_options(max_message_bytes)
+    if credentials is None:
+        return api.insecure_channel(target, options=options)
+    return api.secure_channel(target, credentials, options=options)
+
+
+def bind(channel: Any, rpc: Rpc) -> Any:
+    return channel.unary_unary(rpc.path, request_serializer=rpc.serialize,
+                               response_deserializer=rpc.deserialize)

@@ -11,14 +11,16 @@ import grpc
 from solverd.channels import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
+    GET_INFO,
+    SOLVE,
     backoff_seconds,
-    channel_options,
+    bind,
+    open_channel,
 )
 from solverd.errors import SolverdError, from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
-from solverd.v1 import info_pb2, info_pb2_grpc, linear_pb2
-from solverd.wire import WireMessage, method_path
+from solverd.v1 import info_pb2
 
 T = TypeVar("T")
 
@@ -41,19 +43,11 @@ class Client:
         retries: int = 3,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        options = channel_options(max_message_bytes)
-        if credentials is None:
-            self._channel = grpc.insecure_channel(target, options=options)
-        else:
-            self._channel = grpc.secure_channel(target, credentials, options=options)
+        self._channel = open_channel(grpc, target, credentials, max_message_bytes)
         self.timeout = timeout
         self.retries = retries
-        # Requests travel as WireMessage (arrays appended with one copy, see wire.py).
-        self._solve = self._channel.unary_unary(
-            method_path(linear_pb2, "LinearSolver", "Solve"),
-            request_serializer=WireMessage.serialize,
-            response_deserializer=linear_pb2.SolveResponse.FromString)
-        self._info = info_pb2_grpc.ServerInfoStub(self._channel)
+        self._solve = bind(self._channel, SOLVE)
+        self._get_info = bind(self._channel, GET_INFO)
 
     def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
               preconditioner: str = "none", rtol: float | None = None,
@@ -75,7 +69,7 @@ class Client:
 
     def info(self, *, timeout: float | None = None) -> ServerInfo:
         """Version, backends (GPU name and memory if any) and limits of the server."""
-        return ServerInfo.from_proto(self._call(self._info.GetInfo, info_pb2.GetInfoRequest(),
+        return ServerInfo.from_proto(self._call(self._get_info, info_pb2.GetInfoRequest(),
                                                 timeout))
 
     def _call(self, rpc: Callable[..., T], request: object, timeout: float | None) -> T:
