@@ -12,6 +12,7 @@ from service.pool import WorkPool
 from service.rpc import run_rpc
 from service.version import VERSION
 from solverd.v1 import info_pb2, info_pb2_grpc
+from solverd.wire import DecodedMessage
 from solvers.backend import CPU, cpu_versions, gpu_backend, gpu_status
 from solvers.linear import METHODS
 from solvers.linear.preconditioners import available
@@ -23,7 +24,7 @@ class ServerInfoServicer(info_pb2_grpc.ServerInfoServicer):
         self.pools = pools
         self.blas_threads = blas_threads
 
-    async def GetInfo(self, request: info_pb2.GetInfoRequest,
+    async def GetInfo(self, request: DecodedMessage,
                       context: grpc.aio.ServicerContext) -> info_pb2.GetInfoResponse:
         return await run_rpc("GetInfo", request, context, functools.partial(self._info))
 

@@ -15,6 +15,7 @@ from service.status import RpcFailure, invalid_argument, resource_exhausted
 from service.version import VERSION
 from solverd.tensors import to_tensor
 from solverd.v1 import linear_pb2, linear_pb2_grpc
+from solverd.wire import DecodedMessage
 from solvers import linear
 from solvers.backend import get_backend
 from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
@@ -28,12 +29,12 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         self.config = config
         self.pools = pools
 
-    async def Solve(self, request: linear_pb2.SolveRequest,
+    async def Solve(self, request: DecodedMessage,
                     context: grpc.aio.ServicerContext) -> linear_pb2.SolveResponse:
         return await run_rpc("Solve", request, context,
                              functools.partial(self._solve, request, context))
 
-    async def _solve(self, request: linear_pb2.SolveRequest, context: grpc.aio.ServicerContext,
+    async def _solve(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                      labels: dict[str, str]) -> linear_pb2.SolveResponse:
         started = time.perf_counter()
         try:

@@ -1,9 +1,10 @@
 """Registers servicers from their service descriptors, with forgiving deserializers.
 
-gRPC's generated registration answers a request that is not valid protobuf with
-INTERNAL ("Exception deserializing request"). Here the deserializer hands the
-handler an `Undecodable` marker instead, so that garbage bytes get the same
-INVALID_ARGUMENT as any other malformed request.
+Requests are read with solverd.wire.decode: large Tensor.data fields stay views
+of the received bytes, so a request's arrays are never copied after gRPC hands
+them over. gRPC's generated registration answers bytes that are not valid
+protobuf with INTERNAL ("Exception deserializing request"); here the handler
+gets an `Undecodable` marker instead, and answers INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import grpc
 from google.protobuf import descriptor, message_factory
 from google.protobuf.message import DecodeError, Message
+
+from solverd.wire import DecodedMessage, decode
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,11 @@ class Undecodable:
         return self.size
 
 
-def _deserializer(cls: type[Message]) -> Callable[[bytes], Message | Undecodable]:
-    def parse(data: bytes) -> Message | Undecodable:
+def _deserializer(cls: type[Message]) -> Callable[[bytes], DecodedMessage | Undecodable]:
+    def parse(data: bytes) -> DecodedMessage | Undecodable:
         try:
-            return cls.FromString(data)
-        except (DecodeError, ValueError, RuntimeError) as exc:
+            return decode(data, cls)
+        except (DecodeError, ValueError, RuntimeError) as exc:  # WireError is a ValueError
             return Undecodable(cls.DESCRIPTOR.full_name, len(data), str(exc) or "parse error")
 
     return parse

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from service.config import Limits
 from solverd.tensors import DTYPE_TO_NUMPY
 from solverd.v1 import linear_pb2, tensor_pb2
+from solverd.wire import DecodedMessage
 
 FLOATS = (tensor_pb2.DTYPE_FLOAT64, tensor_pb2.DTYPE_FLOAT32)
 INDICES = (tensor_pb2.DTYPE_INT32, tensor_pb2.DTYPE_INT64)
@@ -32,7 +33,10 @@ class ValidationError(Exception):
 
 
 class Violations:
-    def __init__(self) -> None:
+    """Collects every bad field of one request; `source` gives its Tensor payloads."""
+
+    def __init__(self, source: DecodedMessage) -> None:
+        self.source = source
         self.items: list[tuple[str, str]] = []
 
     def add(self, field: str, description: str) -> None:
@@ -45,7 +49,10 @@ class Violations:
 
 def tensor(msg: tensor_pb2.Tensor, field: str, v: Violations, *, dtypes: tuple[int, ...],
            ndims: tuple[int, ...], max_elements: int) -> np.ndarray | None:
-    """The array in `msg`, or None after recording why it is unacceptable."""
+    """The array in `msg`, or None after recording why it is unacceptable.
+
+    `field` is the Tensor's dotted path in the request, which also names its payload.
+    """
     if msg.dtype not in dtypes:
         allowed = ", ".join(_DTYPE_NAMES[d] for d in dtypes)
         got = _DTYPE_NAMES.get(msg.dtype, f"unknown value {msg.dtype}")
@@ -64,7 +71,7 @@ def tensor(msg: tensor_pb2.Tensor, field: str, v: Violations, *, dtypes: tuple[i
         v.add(f"{field}.shape", f"{count} elements exceed the limit of {max_elements}")
         return None
     dtype = DTYPE_TO_NUMPY[msg.dtype]
-    data = msg.data  # one copy out of the message (upb); then a zero-copy view
+    data = v.source.tensor_bytes(field, msg)  # a view of the received bytes, no copy
     if len(data) != count * dtype.itemsize:
         v.add(f"{field}.data", f"shape {shape} of {_DTYPE_NAMES[msg.dtype]} needs "
                                f"{count * dtype.itemsize} bytes, got {len(data)}")
@@ -249,9 +256,10 @@ def _tolerance(req: linear_pb2.SolveRequest, name: str, default: float, v: Viola
     return value
 
 
-def solve_request(req: linear_pb2.SolveRequest, limits: Limits) -> SolveProblem:
+def solve_request(decoded: DecodedMessage, limits: Limits) -> SolveProblem:
     """The validated problem, or ValidationError naming every bad field."""
-    v = Violations()
+    req: linear_pb2.SolveRequest = decoded.message  # type: ignore[assignment]
+    v = Violations(decoded)
     method = _enum(req.method, METHOD_NAMES, "method", v)
     preconditioner = _enum(req.preconditioner, PRECONDITIONER_NAMES, "preconditioner", v)
     device = _enum(req.device, DEVICE_NAMES, "device", v)

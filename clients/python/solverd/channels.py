@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from solverd.v1 import info_pb2, linear_pb2
-from solverd.wire import WireMessage, method_path
+from solverd.wire import WireMessage, decode, method_path
 
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -40,9 +40,10 @@ class Rpc:
     deserialize: Any
 
 
-# Solve requests travel as WireMessage (arrays appended with one copy, see wire.py).
+# Solve requests travel as WireMessage (arrays appended with one copy) and answers
+# are read with wire.decode (arrays left in place): see wire.py.
 SOLVE = Rpc(method_path(linear_pb2, "LinearSolver", "Solve"), WireMessage.serialize,
-            linear_pb2.SolveResponse.FromString)
+            lambda data: decode(data, linear_pb2.SolveResponse))
 GET_INFO = Rpc(method_path(info_pb2, "ServerInfo", "GetInfo"),
                info_pb2.GetInfoRequest.SerializeToString, info_pb2.GetInfoResponse.FromString)
 

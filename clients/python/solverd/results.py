@@ -8,6 +8,7 @@ import numpy as np
 
 from solverd.tensors import from_tensor
 from solverd.v1 import info_pb2, linear_pb2
+from solverd.wire import DecodedMessage
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,11 @@ class SolveResult:
     info: SolveInfo
 
     @classmethod
-    def from_proto(cls, msg: linear_pb2.SolveResponse, round_trip: float) -> SolveResult:
+    def from_proto(cls, decoded: DecodedMessage, round_trip: float) -> SolveResult:
+        msg = decoded.message
         i = msg.info
         return cls(
-            x=from_tensor(msg.x),
+            x=from_tensor(msg.x, decoded.tensor_bytes("x", msg.x)),
             converged=msg.converged,
             iterations=msg.iterations,
             residual_norm=msg.residual_norm,

@@ -48,10 +48,11 @@ def to_tensor(array: np.ndarray, out: tensor_pb2.Tensor | None = None) -> tensor
     return msg
 
 
-def from_tensor(msg: tensor_pb2.Tensor) -> np.ndarray:
+def from_tensor(msg: tensor_pb2.Tensor, data: bytes | memoryview | None = None) -> np.ndarray:
     """Decodes a Tensor; ValueError when dtype, shape and byte length disagree.
 
-    The result is read-only: it views the message's bytes without copying.
+    `data` replaces msg.data (a payload view from solverd.wire.decode). The result
+    is read-only: it views the bytes without copying.
     """
     try:
         dtype = DTYPE_TO_NUMPY[msg.dtype]
@@ -60,7 +61,8 @@ def from_tensor(msg: tensor_pb2.Tensor) -> np.ndarray:
     shape = tuple(int(s) for s in msg.shape)
     if any(s < 0 for s in shape):
         raise ValueError(f"negative shape {shape}")
-    data = msg.data  # each access copies in upb: read it once
+    if data is None:
+        data = msg.data  # each access copies in upb: read it once
     count = 1
     for s in shape:
         count *= s

@@ -14,6 +14,7 @@ arrays are copied once, by the final join, straight from NumPy's memory.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from google.protobuf.message import Message
@@ -88,3 +89,107 @@ class WireMessage:
             parts.extend(reversed(heads))
             parts.append(payload)
         return b"".join(parts)
+
+
+# Reading: the inverse trick. Large Tensor.data fields are cut out of the received
+# bytes as memoryviews (no copy) and only the small remainder is parsed by protobuf,
+# which would otherwise copy each array twice: into its arena, and out to a bytes object.
+_TENSOR = tensor_pb2.Tensor.DESCRIPTOR
+_TENSOR_DATA = _TENSOR.fields_by_name["data"].number
+_MAX_DEPTH = 32
+
+
+class WireError(ValueError):
+    """The bytes are not a well-formed protobuf encoding."""
+
+
+@dataclass
+class DecodedMessage:
+    """A parsed message whose large Tensor.data fields live in `payloads`, keyed by
+    dotted field path ("a.csr.data"), as zero-copy views of the received bytes."""
+
+    message: Message
+    payloads: dict[str, memoryview]
+    size: int
+
+    def ByteSize(self) -> int:
+        return self.size
+
+    def tensor_bytes(self, path: str, tensor: tensor_pb2.Tensor) -> bytes | memoryview:
+        """The data of the Tensor at `path`: its payload view, else the parsed field."""
+        view = self.payloads.get(path)
+        return view if view is not None else tensor.data
+
+
+def _read_varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise WireError("truncated or overlong varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _split(buf: memoryview, start: int, end: int, descriptor: Any, prefix: str,
+           payloads: dict[str, memoryview], out: list[bytes | memoryview],
+           min_bytes: int, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        raise WireError("message nested too deeply")
+    pos = start
+    while pos < end:
+        field_start = pos
+        key, pos = _read_varint(buf, pos, end)
+        number, wire_type = key >> 3, key & 7
+        if number == 0:
+            raise WireError("field number 0")
+        if wire_type == 0:
+            _, pos = _read_varint(buf, pos, end)
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 5:
+            pos += 4
+        elif wire_type == 2:
+            length, body = _read_varint(buf, pos, end)
+            pos = body + length
+            if pos > end:
+                raise WireError("length-delimited field runs past the end")
+            field = descriptor.fields_by_number.get(number)
+            path = f"{prefix}{field.name}" if field is not None else ""
+            # Tensors inside repeated fields are left to protobuf (correct, with copies).
+            if (field is not None and field.message_type is not None
+                    and not field.is_repeated):
+                inner: list[bytes | memoryview] = []
+                _split(buf, body, pos, field.message_type, path + ".", payloads, inner,
+                       min_bytes, depth + 1)
+                inner_bytes = b"".join(inner)
+                out.append(_tag(number) + varint(len(inner_bytes)) + inner_bytes)
+                continue
+            if descriptor is _TENSOR and number == _TENSOR_DATA:
+                key_path = prefix[:-1]
+                if length >= min_bytes:
+                    payloads[key_path] = buf[body:pos]
+                    continue
+                payloads.pop(key_path, None)  # a later occurrence wins, as in protobuf
+        else:
+            raise WireError(f"unsupported wire type {wire_type}")
+        if pos > end:
+            raise WireError("field runs past the end")
+        out.append(buf[field_start:pos])
+
+
+def decode(data: bytes, message_class: type[Message],
+           min_bytes: int = INLINE_BYTES) -> DecodedMessage:
+    """Parses `data`, leaving large Tensor.data fields as views into it.
+
+    Raises WireError or protobuf's DecodeError on malformed input.
+    """
+    buf = memoryview(data)
+    payloads: dict[str, memoryview] = {}
+    parts: list[bytes | memoryview] = []
+    _split(buf, 0, len(buf), message_class.DESCRIPTOR, "", payloads, parts, min_bytes, 0)
+    message = message_class.FromString(b"".join(parts))
+    return DecodedMessage(message, payloads, len(buf))
