@@ -14,7 +14,8 @@ import pytest
 
 from solverd import InvalidArgument, ResourceExhausted
 from solverd.errors import from_rpc_error
-from solverd.tensors import to_matrix, to_tensor
+from solverd.requests import to_matrix
+from solverd.tensors import to_tensor
 from solverd.v1 import linear_pb2, linear_pb2_grpc, tensor_pb2
 
 from problems import poisson_2d

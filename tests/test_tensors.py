@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from solverd.tensors import from_matrix, from_tensor, to_matrix, to_tensor
+from solverd.requests import to_matrix
+from solverd.tensors import from_matrix, from_tensor, to_tensor
 from solverd.v1 import tensor_pb2
 
 

@@ -6,9 +6,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from solverd.results import device_code, method_code, precision_code, preconditioner_code
-from solverd.tensors import _index_array, _value_array
-from solverd.v1 import linear_pb2
+from solverd.tensors import index_array, value_array
+from solverd.v1 import linear_pb2, tensor_pb2
 from solverd.wire import WireMessage
+
+
+def to_matrix(a: object) -> tensor_pb2.Matrix:
+    """A Matrix message for a scipy.sparse matrix or a dense 2-D array."""
+    holder = WireMessage(linear_pb2.SolveRequest())
+    set_matrix(holder, "a", a)
+    return linear_pb2.SolveRequest.FromString(holder.serialize()).a
 
 
 def set_matrix(wire: WireMessage, path: str, a: object) -> None:
@@ -19,20 +26,20 @@ def set_matrix(wire: WireMessage, path: str, a: object) -> None:
     if sp.issparse(a):
         if a.format == "coo":
             target.coo.shape[:] = a.shape
-            wire.set_tensor(f"{path}.coo.row", _index_array(a.row))
-            wire.set_tensor(f"{path}.coo.col", _index_array(a.col))
-            wire.set_tensor(f"{path}.coo.data", _value_array(a.data))
+            wire.set_tensor(f"{path}.coo.row", index_array(a.row))
+            wire.set_tensor(f"{path}.coo.col", index_array(a.col))
+            wire.set_tensor(f"{path}.coo.data", value_array(a.data))
             return
         csr = a.tocsr()
         target.csr.shape[:] = csr.shape
-        wire.set_tensor(f"{path}.csr.indptr", _index_array(csr.indptr))
-        wire.set_tensor(f"{path}.csr.indices", _index_array(csr.indices))
-        wire.set_tensor(f"{path}.csr.data", _value_array(csr.data))
+        wire.set_tensor(f"{path}.csr.indptr", index_array(csr.indptr))
+        wire.set_tensor(f"{path}.csr.indices", index_array(csr.indices))
+        wire.set_tensor(f"{path}.csr.data", value_array(csr.data))
         return
     dense = np.asarray(a)
     if dense.ndim != 2:
         raise ValueError(f"A must be 2-D, got shape {dense.shape}")
-    wire.set_tensor(f"{path}.dense", _value_array(dense))
+    wire.set_tensor(f"{path}.dense", value_array(dense))
 
 
 def solve_request(
@@ -63,7 +70,7 @@ def solve_request(
         req.atol = float(atol)
     wire = WireMessage(req)
     set_matrix(wire, "a", a)
-    wire.set_tensor("b", _value_array(np.asarray(b)))
+    wire.set_tensor("b", value_array(np.asarray(b)))
     if x0 is not None:
-        wire.set_tensor("x0", _value_array(np.asarray(x0)))
+        wire.set_tensor("x0", value_array(np.asarray(x0)))
     return wire

@@ -73,30 +73,6 @@ def from_tensor(msg: tensor_pb2.Tensor, data: bytes | memoryview | None = None) 
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
-def to_matrix(a: object) -> tensor_pb2.Matrix:
-    """Encodes a scipy.sparse matrix (sent as CSR, or COO when it is COO) or a dense 2-D array."""
-    msg = tensor_pb2.Matrix()
-    if sp.issparse(a):
-        if a.format == "coo":
-            coo = a
-            msg.coo.shape[:] = coo.shape
-            to_tensor(_index_array(coo.row), msg.coo.row)
-            to_tensor(_index_array(coo.col), msg.coo.col)
-            to_tensor(_value_array(coo.data), msg.coo.data)
-            return msg
-        csr = a.tocsr()
-        msg.csr.shape[:] = csr.shape
-        to_tensor(_index_array(csr.indptr), msg.csr.indptr)
-        to_tensor(_index_array(csr.indices), msg.csr.indices)
-        to_tensor(_value_array(csr.data), msg.csr.data)
-        return msg
-    dense = np.asarray(a)
-    if dense.ndim != 2:
-        raise ValueError(f"A must be 2-D, got shape {dense.shape}")
-    to_tensor(_value_array(dense), msg.dense)
-    return msg
-
-
 def from_matrix(msg: tensor_pb2.Matrix) -> np.ndarray | sp.csr_matrix:
     """Decodes a Matrix without the server's validation (for trusted data)."""
     kind = msg.WhichOneof("format")
@@ -116,12 +92,13 @@ def from_matrix(msg: tensor_pb2.Matrix) -> np.ndarray | sp.csr_matrix:
     raise ValueError("matrix not set")
 
 
-def _index_array(a: np.ndarray) -> np.ndarray:
+def index_array(a: np.ndarray) -> np.ndarray:
+    """Indices as int32 or int64, the wire's index types."""
     a = np.asarray(a)
     return a if a.dtype in (np.int32, np.int64) else a.astype(np.int64)
 
 
-def _value_array(a: np.ndarray) -> np.ndarray:
+def value_array(a: np.ndarray) -> np.ndarray:
     """float32 stays float32; every other real type becomes float64."""
     a = np.asarray(a)
     if a.dtype == np.float32 or a.dtype == np.float64:
