@@ -165,3 +165,13 @@ def test_axpy_in_place(monkeypatch: pytest.MonkeyPatch, use_blas: bool, dtype: t
     strided = np.ones(20, dtype=dtype)[::2]  # BLAS must not silently work on a copy
     krylov.axpy(np, 2.0, x, strided)
     np.testing.assert_allclose(strided, 1 + 2.0 * np.arange(10))
+
+
+def test_direct_is_judged_by_the_tolerance_too() -> None:
+    hilbert = sp.csr_matrix(1.0 / (np.arange(12)[:, None] + np.arange(12)[None, :] + 1))
+    b = hilbert @ np.ones(12)
+    loose = solve(hilbert, b, method="direct", rtol=1e-3, device="cpu")
+    assert loose.converged
+    impossible = solve(hilbert, b, method="direct", rtol=1e-30, device="cpu")
+    assert not impossible.converged
+    assert impossible.stop_reason.startswith("ill-conditioned")

@@ -93,10 +93,6 @@ def resolve_dtype(precision: str, a: Any, b: np.ndarray) -> np.dtype:
     return np.dtype(np.float32 if both32 else np.float64)
 
 
-def _no_stop() -> None:
-    return None
-
-
 def solve(
     a: np.ndarray | sp.spmatrix,
     b: np.ndarray,
@@ -184,14 +180,13 @@ def solve(
 
     residuals = backend.to_host(backend.xp.linalg.norm(b_dev - a_dev @ x_dev, axis=0))
     rel = [float(r) / bn if bn > 0 else float(r) for r, bn in zip(residuals, b_norms, strict=True)]
-    converged = [bool(residuals[j] <= targets[j] or (targets[j] == 0 and residuals[j] == 0))
-                 for j in range(len(targets))]
-    if chosen == "direct":
-        # A factorisation is as good as the conditioning allows: judge it by finiteness.
-        converged = [o.reason == "converged" and math.isfinite(r) for o, r in
-                     zip(outcomes, rel, strict=True)]
-    # A column whose kernel claimed convergence that the true residual denies stagnated.
-    failing = [o.reason if o.reason != "converged" else "stagnation"
+    # Every method, direct included, is judged by the same rule on the true residual.
+    converged = [o.reason != "singular" and bool(residuals[j] <= targets[j])
+                 for j, o in enumerate(outcomes)]
+    # A column that claimed convergence the true residual denies: an iterative method
+    # stagnated; a factorisation lost the digits to ill-conditioning.
+    denied = "ill-conditioned: residual above tolerance" if chosen == "direct" else "stagnation"
+    failing = [o.reason if o.reason != "converged" else denied
                for o, ok in zip(outcomes, converged, strict=True) if not ok]
     x_host = backend.to_host(x_dev).reshape(b.shape)
     backend.synchronize()
