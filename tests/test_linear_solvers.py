@@ -127,7 +127,7 @@ def test_should_stop_interrupts_between_iterations() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [
-    ({"method": "sor"}, "method"),
+    ({"method": "qmr"}, "method"),
     ({"preconditioner": "amg"}, "preconditioner"),
     ({"rtol": -1.0}, "rtol"),
     ({"atol": float("nan")}, "atol"),

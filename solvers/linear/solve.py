@@ -20,11 +20,19 @@ import scipy.sparse as sp
 from solvers.backend import Backend, get_backend
 from solvers.errors import Interrupted, SolverInputError
 from solvers.linear import krylov, preconditioners
+from solvers.linear import sor as sor_module
 from solvers.linear.direct import SingularMatrix, direct_solve
 
-METHODS = ("auto", "cg", "minres", "gmres", "bicgstab", "direct")
+METHODS = ("auto", "cg", "minres", "gmres", "bicgstab", "direct", "sor", "ssor_cg")
 ITERATIVE = {"cg": krylov.cg, "minres": krylov.minres, "gmres": krylov.gmres,
              "bicgstab": krylov.bicgstab}
+# Methods whose sweeps run in PyAMG's compiled CPU kernel (no GPU sweep yet).
+SWEEP_METHODS = ("sor", "ssor_cg")
+
+
+def _sor_kernel(A: Any, b: Any, x: Any, M: Any, tol: float, maxiter: int,
+                check: Callable[[], None], xp: Any, omega: float) -> krylov.KernelOutcome:
+    return sor_module.sor(A, b, x, tol, maxiter, check, omega)
 
 # AUTO solves directly below these sizes: SuperLU on a 2-D stencil of 20k rows
 # takes tens of milliseconds, which no unpreconditioned Krylov method beats.
@@ -107,14 +115,17 @@ def solve(
     device: str = "auto",
     precision: str = "auto",
     allow_gpu: bool = True,
+    omega: float = 1.0,
     should_stop: Callable[[], str | None] | None = None,
 ) -> LinearSolveResult:
     """Solves A x = b (b of shape (n,) or (n, k)) on the CPU or the GPU.
 
     Stops when ||b - A x|| <= max(rtol ||b||, atol) for each column, after
     `maxiter` iterations per column (default 10 n), or on breakdown; the result
-    says which. `should_stop` is polled once per iteration; a non-None return
-    (e.g. "deadline") aborts the solve with `Interrupted`.
+    says which. `omega` is the relaxation of "sor" (one iteration = one forward
+    sweep) and of the SSOR preconditioner of "ssor_cg". `should_stop` is polled
+    once per iteration; a non-None return (e.g. "deadline") aborts the solve with
+    `Interrupted`.
     """
     start = time.perf_counter()
     n = a.shape[0]
@@ -140,8 +151,15 @@ def solve(
         raise SolverInputError("restart", "restart must be >= 1")
 
     dtype = resolve_dtype(precision, a, b)
-    backend = get_backend(device, allow_gpu=allow_gpu)
     chosen = choose_method(a) if method == "auto" else method
+    if chosen in SWEEP_METHODS:
+        sor_module.check_omega(omega)
+        if preconditioner != "none":
+            raise SolverInputError("preconditioner", f"{chosen} takes no preconditioner")
+        if device == "gpu":
+            raise SolverInputError("device", f"{chosen} runs on the CPU only in this version")
+        device = "cpu"
+    backend = get_backend(device, allow_gpu=allow_gpu)
     poll = should_stop or (lambda: None)
 
     def check() -> None:
@@ -151,7 +169,8 @@ def solve(
 
     check()
     b2 = b.reshape(n, -1)
-    a_dev = backend.matrix(a, dtype)
+    a_dev = (sor_module.csr_for_sweeps(a, dtype) if chosen in SWEEP_METHODS
+             else backend.matrix(a, dtype))
     b_dev = backend.asarray(b2, dtype=dtype)
     x_dev = (backend.xp.zeros_like(b_dev) if x0 is None
              else backend.asarray(x0.reshape(n, -1), dtype=dtype).copy())
@@ -164,12 +183,19 @@ def solve(
         outcomes = _direct(a, a_dev, b_dev, x_dev, backend, dtype)
         used_preconditioner = "none"
     else:
-        precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen)
-        used_preconditioner = preconditioner
-        setup = time.perf_counter() - setup_start
-        extra["preconditioner_seconds"] = setup
-        kernel = ITERATIVE[chosen]
-        options = {"restart": restart} if chosen == "gmres" else {}
+        options: dict[str, Any] = {}
+        if chosen == "sor":
+            precond, kernel, used_preconditioner = None, _sor_kernel, "none"
+            options["omega"] = omega
+        elif chosen == "ssor_cg":
+            precond, kernel = sor_module.ssor_preconditioner(a_dev, omega), krylov.cg
+            used_preconditioner = "ssor"
+        else:
+            precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen)
+            kernel, used_preconditioner = ITERATIVE[chosen], preconditioner
+            if chosen == "gmres":
+                options["restart"] = restart
+        extra["preconditioner_seconds"] = time.perf_counter() - setup_start
         outcomes = []
         for j in range(b2.shape[1]):
             col = _iterate(kernel, a_dev, b_dev[:, j].copy(), x_dev[:, j].copy(), precond,
@@ -178,7 +204,8 @@ def solve(
             outcomes.append(col)
     setup_seconds = extra.get("preconditioner_seconds", 0.0)
 
-    residuals = backend.to_host(backend.xp.linalg.norm(b_dev - a_dev @ x_dev, axis=0))
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged x gives inf: a result
+        residuals = backend.to_host(backend.xp.linalg.norm(b_dev - a_dev @ x_dev, axis=0))
     rel = [float(r) / bn if bn > 0 else float(r) for r, bn in zip(residuals, b_norms, strict=True)]
     # Every method, direct included, is judged by the same rule on the true residual.
     converged = [o.reason != "singular" and bool(residuals[j] <= targets[j])
@@ -240,7 +267,8 @@ def _iterate(kernel: Callable[..., krylov.KernelOutcome], a: Any, b: Any, x: Any
         x = outcome.x
         iterations += outcome.iterations
         matvecs += outcome.matvecs + 1
-        true = float(xp.linalg.norm(b - a @ x))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged x: inf, a result
+            true = float(xp.linalg.norm(b - a @ x))
         if true <= target or outcome.reason != "converged" or iterations >= maxiter:
             break
         if true >= 0.5 * best:
