@@ -36,6 +36,8 @@ class ServerConfig:
     grace_seconds: float = 30.0
     # Freed memory glibc may keep for reuse (see solverd.allocator); 0: glibc defaults.
     malloc_retain_mib: int = 1024
+    # Shared by the replicas: signs tuner states (HMAC-SHA256); empty: unsigned.
+    state_key: str = ""
     limits: Limits = Limits()
 
     @property

@@ -1,15 +1,23 @@
-"""solverd.v1.LinearSolver: decode, validate, solve on a worker, encode."""
+"""solverd.v1.LinearSolver: decode, validate, solve on a worker, encode.
+
+Solve is one call; SolveSequence keeps a tuner (and the last matrix) for the life
+of a stream. Both share `_execute`.
+"""
 
 from __future__ import annotations
 
 import functools
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
-from service import metrics, validation
+from service import metrics, tuner_state, validation
 from service.config import ServerConfig
 from service.pool import QueueFull, WorkPool
+from service.registry import Undecodable
 from service.rpc import StopSignal, run_rpc
 from service.status import RpcFailure, invalid_argument, resource_exhausted
 from service.version import VERSION
@@ -19,54 +27,118 @@ from solverd.wire import DecodedMessage
 from solvers import linear
 from solvers.backend import get_backend
 from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
+from solvers.linear.sequence import SequenceStep, SolverSequence
 
 # Solver argument names that differ from the request's field names.
-_FIELD_OF_ARGUMENT = {"maxiter": "max_iterations"}
+_FIELD_OF_ARGUMENT = {"maxiter": "max_iterations", "state": "tuner_state"}
+
+
+@dataclass
+class StreamState:
+    """What a SolveSequence stream remembers between its messages."""
+
+    sequence: SolverSequence | None = None
+    previous_a: Any = None
+    first: validation.SolveProblem | None = None
+    settings: dict = field(default_factory=dict)
 
 
 class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
     def __init__(self, config: ServerConfig, pools: dict[str, WorkPool]) -> None:
         self.config = config
         self.pools = pools
+        self.state_key = config.state_key.encode()
 
     async def Solve(self, request: DecodedMessage,
                     context: grpc.aio.ServicerContext) -> linear_pb2.SolveResponse:
         return await run_rpc("Solve", request, context,
-                             functools.partial(self._solve, request, context))
+                             functools.partial(self._solve, request, context, None))
+
+    async def SolveSequence(self, requests: AsyncIterator[DecodedMessage | Undecodable],
+                            context: grpc.aio.ServicerContext
+                            ) -> AsyncIterator[linear_pb2.SolveResponse]:
+        stream = StreamState()
+        async for request in requests:
+            yield await run_rpc("SolveSequence", request, context,
+                                functools.partial(self._solve, request, context, stream))
 
     async def _solve(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
+                     stream: StreamState | None,
                      labels: dict[str, str]) -> linear_pb2.SolveResponse:
         started = time.perf_counter()
         try:
-            problem = validation.solve_request(request, self.config.limits)
+            problem = validation.solve_request(
+                request, self.config.limits, stream.previous_a if stream else None,
+                stream=stream is not None)
         except validation.ValidationError as exc:
             raise invalid_argument(exc.violations) from None
-        labels["method"] = problem.method
+        sequence = None
+        if stream is not None:
+            stream.previous_a = problem.a
+            if stream.first is None:
+                stream.first = problem
+            else:  # the stream's first request fixes how it is solved
+                problem.method, problem.tuner = stream.first.method, stream.first.tuner
+            sequence = stream.sequence
+        if problem.tuner != "none" and sequence is None:
+            sequence = self._new_sequence(problem)
+            if stream is not None:
+                stream.sequence = sequence
+        return await self._execute(problem, sequence, context, labels,
+                                   time.perf_counter() - started)
+
+    def _new_sequence(self, problem: validation.SolveProblem) -> SolverSequence:
+        options: dict[str, Any] = {}
+        if problem.tuner == "chebcb" and problem.context_range is not None:
+            options["context_range"] = problem.context_range
         try:
-            backend = get_backend(problem.device, allow_gpu=self.config.allow_gpu)
+            state = (tuner_state.from_proto(problem.tuner_state, self.state_key)
+                     if problem.tuner_state is not None else None)
+            return SolverSequence(problem.method, tuner=problem.tuner, cap=problem.cap,
+                                  rtol=problem.rtol, atol=problem.atol, seed=problem.seed,
+                                  state=state, **options)
+        except SolverInputError as exc:
+            raise invalid_argument([(_FIELD_OF_ARGUMENT.get(exc.field, exc.field),
+                                     exc.description)]) from None
+
+    async def _execute(self, problem: validation.SolveProblem, sequence: SolverSequence | None,
+                       context: grpc.aio.ServicerContext, labels: dict[str, str],
+                       decode_seconds: float) -> linear_pb2.SolveResponse:
+        labels["method"] = problem.method
+        device = problem.device
+        if problem.method in validation.TUNED_METHODS and device == "auto":
+            device = "cpu"  # SOR sweeps run on the CPU in this version
+        try:
+            backend = get_backend(device, allow_gpu=self.config.allow_gpu)
         except BackendUnavailable as exc:
             raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
         labels["backend"] = backend.name
-        decode_seconds = time.perf_counter() - started
 
         stop = StopSignal(context, self.config.limits.max_solve_seconds)
-        job = functools.partial(
-            linear.solve, problem.a, problem.b, method=problem.method,
-            preconditioner=problem.preconditioner, x0=problem.x0, rtol=problem.rtol,
-            atol=problem.atol, maxiter=problem.maxiter, restart=problem.restart,
-            device=backend.device, precision=problem.precision,
-            allow_gpu=self.config.allow_gpu, should_stop=stop.poll)
+        if sequence is not None:
+            job = functools.partial(sequence.solve, problem.a, problem.b, problem.context,
+                                    problem.x0, stop.poll)
+        else:
+            job = functools.partial(
+                linear.solve, problem.a, problem.b, method=problem.method,
+                preconditioner=problem.preconditioner, x0=problem.x0, rtol=problem.rtol,
+                atol=problem.atol, maxiter=problem.maxiter, restart=problem.restart,
+                device=backend.device, precision=problem.precision,
+                allow_gpu=self.config.allow_gpu, omega=problem.omega or 1.0,
+                should_stop=stop.poll)
         try:
-            result, queued = await self.pools[backend.device].run(job)
+            outcome, queued = await self.pools[backend.device].run(job)
         except QueueFull as exc:
             raise resource_exhausted(str(exc), retry_after=0.5) from None
         except Interrupted as exc:
             raise stop.failure(exc.reason) from None
         except SolverInputError as exc:
-            field = _FIELD_OF_ARGUMENT.get(exc.field, exc.field)
-            raise invalid_argument([(field, exc.description)]) from None
-        labels["method"] = result.method
-        metrics.COMPUTE_SECONDS.labels("Solve", result.method, backend.name).observe(
+            field_name = _FIELD_OF_ARGUMENT.get(exc.field, exc.field)
+            raise invalid_argument([(field_name, exc.description)]) from None
+        step = outcome if isinstance(outcome, SequenceStep) else None
+        result = step.result if step is not None else outcome
+        labels["method"] = problem.method if step is not None else result.method
+        metrics.COMPUTE_SECONDS.labels("Solve", labels["method"], backend.name).observe(
             result.seconds)
         metrics.ITERATIONS.labels(result.method, backend.name).observe(result.iterations)
 
@@ -81,6 +153,15 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             column_converged=result.column_converged,
             column_residual_norms=result.column_residual_norms,
         )
+        if problem.method in validation.TUNED_METHODS:
+            response.omega = step.omega if step is not None else (problem.omega or 1.0)
+        if step is not None and sequence is not None:
+            response.best_omega = step.best_omega
+            response.tuned_iterations = step.iterations
+            response.capped = step.capped
+            tuner_state.to_proto(sequence.state(), response.tuner_state, self.state_key)
+            metrics.OMEGA.labels(problem.tuner).observe(step.omega)
+            metrics.TUNED_ITERATIONS.labels(problem.tuner).observe(step.charged)
         to_tensor(result.x, response.x)
         info = response.info
         info.backend = result.backend

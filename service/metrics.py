@@ -43,3 +43,9 @@ def start_metrics_server(port: int, host: str = "0.0.0.0") -> int:
     BUILD_INFO.labels(VERSION, platform.python_version(), np.__version__, scipy.__version__).set(1)
     server, _thread = start_http_server(port, addr=host)
     return int(server.server_port)
+
+OMEGA = Histogram("solverd_tuner_omega", "Relaxation omega chosen for each tuned solve", ["tuner"],
+                  buckets=tuple(round(0.05 * k, 2) for k in range(1, 40)))
+TUNED_ITERATIONS = Histogram("solverd_tuner_iterations",
+                             "Iterations charged to the tuner per solve (the cap when capped)",
+                             ["tuner"], buckets=_ITERATIONS)

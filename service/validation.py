@@ -225,11 +225,24 @@ class SolveProblem:
     restart: int
     device: str
     precision: str
+    omega: float = 0.0
+    tuner: str = "none"
+    tuner_state: linear_pb2.TunerState | None = None
+    context: float | None = None
+    context_range: tuple[float, float] | None = None
+    cap: int = 10_000
+    seed: int = 0
 
+
+TUNED_METHODS = ("sor", "ssor_cg")
+TUNER_NAMES = {linear_pb2.TUNER_NONE: "none", linear_pb2.TUNER_TSALLIS_INF: "tsallis-inf",
+               linear_pb2.TUNER_CHEBCB: "chebcb"}
+DEFAULT_CAP = 10_000
 
 METHOD_NAMES = {linear_pb2.METHOD_AUTO: "auto", linear_pb2.METHOD_CG: "cg",
                 linear_pb2.METHOD_MINRES: "minres", linear_pb2.METHOD_GMRES: "gmres",
-                linear_pb2.METHOD_BICGSTAB: "bicgstab", linear_pb2.METHOD_DIRECT: "direct"}
+                linear_pb2.METHOD_BICGSTAB: "bicgstab", linear_pb2.METHOD_DIRECT: "direct",
+                linear_pb2.METHOD_SOR: "sor", linear_pb2.METHOD_SSOR_CG: "ssor_cg"}
 METHOD_CODES = {name: code for code, name in METHOD_NAMES.items()}
 PRECONDITIONER_NAMES = {linear_pb2.PRECONDITIONER_NONE: "none",
                         linear_pb2.PRECONDITIONER_JACOBI: "jacobi",
@@ -256,8 +269,45 @@ def _tolerance(req: linear_pb2.SolveRequest, name: str, default: float, v: Viola
     return value
 
 
-def solve_request(decoded: DecodedMessage, limits: Limits) -> SolveProblem:
-    """The validated problem, or ValidationError naming every bad field."""
+def _tuning(req: linear_pb2.SolveRequest, method: str, limits: Limits,
+            v: Violations) -> dict:
+    """The sequence fields of a request, checked against each other."""
+    tuner = _enum(req.tuner, TUNER_NAMES, "tuner", v)
+    out: dict = {"tuner": tuner or "none", "omega": req.omega, "seed": req.seed}
+    if req.omega and not (0.0 < req.omega < 2.0):
+        v.add("omega", f"must be in (0, 2), got {req.omega}")
+    if method and method not in TUNED_METHODS:
+        for name in ("omega", "tuner", "tuner_state", "cap"):
+            if req.HasField(name) if name == "tuner_state" else getattr(req, name):
+                v.add(name, f"applies to sor and ssor_cg only, not {method}")
+    if tuner and tuner != "none":
+        if req.omega:
+            v.add("omega", "chosen by the tuner: leave it 0")
+    elif req.HasField("tuner_state"):
+        v.add("tuner_state", "given without a tuner")
+    if req.HasField("tuner_state"):
+        out["tuner_state"] = req.tuner_state
+    if req.HasField("context"):
+        if not math.isfinite(req.context):
+            v.add("context", f"must be finite, got {req.context}")
+        out["context"] = req.context
+    if req.context_range:
+        bounds = list(req.context_range)
+        if len(bounds) != 2 or not all(map(math.isfinite, bounds)) or bounds[0] >= bounds[1]:
+            v.add("context_range", f"needs two finite numbers low < high, got {bounds}")
+        else:
+            out["context_range"] = (bounds[0], bounds[1])
+    if req.cap < 0 or req.cap > limits.max_iterations:
+        v.add("cap", f"must be in [0, {limits.max_iterations}], got {req.cap}")
+    out["cap"] = req.cap or min(DEFAULT_CAP, limits.max_iterations)
+    return out
+
+
+def solve_request(decoded: DecodedMessage, limits: Limits,
+                  previous_a: np.ndarray | sp.csr_matrix | None = None,
+                  stream: bool = False) -> SolveProblem:
+    """The validated problem, or ValidationError naming every bad field. On a
+    SolveSequence stream, `previous_a` is the A a `same_matrix` request reuses."""
     req: linear_pb2.SolveRequest = decoded.message  # type: ignore[assignment]
     v = Violations(decoded)
     method = _enum(req.method, METHOD_NAMES, "method", v)
@@ -272,8 +322,20 @@ def solve_request(decoded: DecodedMessage, limits: Limits) -> SolveProblem:
     if req.restart < 0 or req.restart > limits.max_restart:
         v.add("restart", f"must be in [0, {limits.max_restart}], got {req.restart}")
 
-    a = matrix(req.a, "a", v, limits) if req.HasField("a") else None
-    if not req.HasField("a"):
+    tuning = _tuning(req, method, limits, v)
+    a = None
+    if req.same_matrix:
+        if not stream:
+            v.add("same_matrix", "only on a SolveSequence stream")
+        elif req.HasField("a"):
+            v.add("a", "set together with same_matrix")
+        elif previous_a is None:
+            v.add("same_matrix", "no earlier matrix on this stream")
+        else:
+            a = previous_a
+    elif req.HasField("a"):
+        a = matrix(req.a, "a", v, limits)
+    else:
         v.add("a", "required")
     b = None
     if not req.HasField("b"):
@@ -302,4 +364,4 @@ def solve_request(decoded: DecodedMessage, limits: Limits) -> SolveProblem:
     maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
     return SolveProblem(a=a, b=b, x0=x0, method=method, preconditioner=preconditioner,
                         rtol=rtol, atol=atol, maxiter=maxiter, restart=req.restart,
-                        device=device, precision=precision)
+                        device=device, precision=precision, **tuning)

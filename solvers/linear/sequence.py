@@ -10,6 +10,7 @@ follow-up, PCGBandit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,14 +57,15 @@ class SolverSequence:
                           else cls(seed=seed, **tuner_options))
 
     def solve(self, a: Any, b: np.ndarray, context: float | None = None,
-              x0: np.ndarray | None = None) -> SequenceStep:
+              x0: np.ndarray | None = None,
+              should_stop: Callable[[], str | None] | None = None) -> SequenceStep:
         if self.tuner is None:
             arm, probability, omega = -1, 1.0, float(self.omega)  # type: ignore[arg-type]
         else:
             arm, probability = self.tuner.choose(context)
             omega = float(self.tuner.grid[arm])
         tuned = solve(a, b, method=self.method, omega=omega, x0=x0, rtol=self.rtol,
-                      atol=self.atol, maxiter=self.cap, device="cpu")
+                      atol=self.atol, maxiter=self.cap, device="cpu", should_stop=should_stop)
         capped = not tuned.converged
         charged = self.cap if capped else tuned.iterations
         if self.tuner is not None:
@@ -71,7 +73,7 @@ class SolverSequence:
         answer = tuned
         if capped:
             answer = solve(a, b, method="auto", x0=x0, rtol=self.rtol, atol=self.atol,
-                           device="cpu")
+                           device="cpu", should_stop=should_stop)
         best = self.tuner.best(context) if self.tuner is not None else omega
         return SequenceStep(answer, omega, tuned.iterations, charged, capped, best)
 

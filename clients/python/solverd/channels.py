@@ -38,12 +38,16 @@ class Rpc:
     path: str
     serialize: Any
     deserialize: Any
+    streaming: bool = False  # both directions streamed (SolveSequence)
 
 
 # Solve requests travel as WireMessage (arrays appended with one copy) and answers
 # are read with wire.decode (arrays left in place): see wire.py.
 SOLVE = Rpc(method_path(linear_pb2, "LinearSolver", "Solve"), WireMessage.serialize,
             lambda data: decode(data, linear_pb2.SolveResponse))
+SOLVE_SEQUENCE = Rpc(method_path(linear_pb2, "LinearSolver", "SolveSequence"),
+                     WireMessage.serialize, lambda data: decode(data, linear_pb2.SolveResponse),
+                     streaming=True)
 GET_INFO = Rpc(method_path(info_pb2, "ServerInfo", "GetInfo"),
                info_pb2.GetInfoRequest.SerializeToString, info_pb2.GetInfoResponse.FromString)
 
@@ -58,5 +62,5 @@ def open_channel(api: Any, target: str, credentials: grpc.ChannelCredentials | N
 
 
 def bind(channel: Any, rpc: Rpc) -> Any:
-    return channel.unary_unary(rpc.path, request_serializer=rpc.serialize,
-                               response_deserializer=rpc.deserialize)
+    kind = channel.stream_stream if rpc.streaming else channel.unary_unary
+    return kind(rpc.path, request_serializer=rpc.serialize, response_deserializer=rpc.deserialize)

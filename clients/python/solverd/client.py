@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -13,6 +13,7 @@ from solverd.channels import (
     DEFAULT_TIMEOUT_SECONDS,
     GET_INFO,
     SOLVE,
+    SOLVE_SEQUENCE,
     backoff_seconds,
     bind,
     open_channel,
@@ -20,6 +21,7 @@ from solverd.channels import (
 from solverd.errors import SolverdError, from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
+from solverd.sequence import Sequence, StreamSequence
 from solverd.v1 import info_pb2
 
 T = TypeVar("T")
@@ -47,25 +49,42 @@ class Client:
         self.timeout = timeout
         self.retries = retries
         self._solve = bind(self._channel, SOLVE)
+        self._solve_stream = bind(self._channel, SOLVE_SEQUENCE)
         self._get_info = bind(self._channel, GET_INFO)
 
     def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
               preconditioner: str = "none", rtol: float | None = None,
               atol: float | None = None, max_iterations: int | None = None,
               restart: int | None = None, device: str = "auto", precision: str = "auto",
-              timeout: float | None = None) -> SolveResult:
+              omega: float | None = None, timeout: float | None = None,
+              **sequence_options: Any) -> SolveResult:
         """Solves A x = b. A: scipy.sparse matrix or 2-D array; b: shape (n,) or (n, k).
 
-        Methods: auto, cg, minres, gmres, bicgstab, direct. Preconditioners: none,
-        jacobi, ilu. Stops when ||b - A x|| <= max(rtol ||b||, atol) (rtol default 1e-5).
-        Non-convergence is a result (`converged=False`), not an exception.
+        Methods: auto, cg, minres, gmres, bicgstab, direct, sor, ssor_cg (with `omega`).
+        Preconditioners: none, jacobi, ilu. Stops when ||b - A x|| <= max(rtol ||b||, atol)
+        (rtol default 1e-5). Non-convergence is a result (`converged=False`), not an
+        exception. `sequence_options` (tuner, tuner_state, context, cap, ...) are the
+        raw sequence fields; `client.sequence(...)` manages them for you.
         """
         request = solve_request(a, b, method=method, x0=x0, preconditioner=preconditioner,
                                 rtol=rtol, atol=atol, max_iterations=max_iterations,
-                                restart=restart, device=device, precision=precision)
+                                restart=restart, device=device, precision=precision,
+                                omega=omega, **sequence_options)
         start = time.perf_counter()
         response = self._call(self._solve, request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
+
+    def sequence(self, *, method: str = "sor", tuner: str | None = None,
+                 omega: float | None = None, state: bytes | None = None,
+                 stream: bool = False, **options: Any) -> Sequence:
+        """A sequence of related systems whose omega a tuner learns (see solverd.sequence).
+
+        tuner: "tsallis-inf", "chebcb" (send `context=` with each solve), or None with a
+        fixed `omega`. state: a saved `Sequence.state` to resume from. Other options
+        (cap, seed, context_range, rtol, atol, ...) apply to every solve.
+        """
+        cls = StreamSequence if stream else Sequence
+        return cls(self, method=method, tuner=tuner, omega=omega, state=state, **options)
 
     def info(self, *, timeout: float | None = None) -> ServerInfo:
         """Version, backends (GPU name and memory if any) and limits of the server."""

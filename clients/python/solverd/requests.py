@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from solverd.results import device_code, method_code, precision_code, preconditioner_code
+from solverd.results import (
+    device_code,
+    method_code,
+    precision_code,
+    preconditioner_code,
+    tuner_code,
+)
 from solverd.tensors import index_array, value_array
 from solverd.v1 import linear_pb2, tensor_pb2
 from solverd.wire import WireMessage
@@ -55,9 +61,23 @@ def solve_request(
     restart: int | None = None,
     device: str = "auto",
     precision: str = "auto",
+    omega: float | None = None,
+    tuner: str | None = None,
+    tuner_state: linear_pb2.TunerState | None = None,
+    context: float | None = None,
+    context_range: tuple[float, float] | None = None,
+    cap: int | None = None,
+    seed: int | None = None,
+    same_matrix: bool = False,
 ) -> WireMessage:
+    """A SolveRequest; `a` may be None with same_matrix (SolveSequence streams)."""
     req = linear_pb2.SolveRequest(
         method=method_code(method),
+        omega=float(omega or 0.0),
+        tuner=tuner_code(tuner),
+        cap=int(cap or 0),
+        seed=int(seed or 0),
+        same_matrix=same_matrix,
         preconditioner=preconditioner_code(preconditioner),
         device=device_code(device),
         precision=precision_code(precision),
@@ -68,8 +88,15 @@ def solve_request(
         req.rtol = float(rtol)
     if atol is not None:
         req.atol = float(atol)
+    if tuner_state is not None:
+        req.tuner_state.CopyFrom(tuner_state)
+    if context is not None:
+        req.context = float(context)
+    if context_range is not None:
+        req.context_range.extend(float(v) for v in context_range)
     wire = WireMessage(req)
-    set_matrix(wire, "a", a)
+    if not same_matrix:
+        set_matrix(wire, "a", a)
     wire.set_tensor("b", value_array(np.asarray(b)))
     if x0 is not None:
         wire.set_tensor("x0", value_array(np.asarray(x0)))

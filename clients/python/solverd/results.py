@@ -40,6 +40,13 @@ class SolveResult:
     column_converged: np.ndarray
     column_residual_norms: np.ndarray
     info: SolveInfo
+    # SOR / SSOR-CG: the omega used; with a tuner, its current best omega, the
+    # iterations of the tuned solve, and whether it hit the cap (then x comes
+    # from the server's safe re-solve).
+    omega: float | None = None
+    best_omega: float | None = None
+    tuned_iterations: int | None = None
+    capped: bool = False
 
     @classmethod
     def from_proto(cls, decoded: DecodedMessage, round_trip: float) -> SolveResult:
@@ -62,6 +69,10 @@ class SolveResult:
                 encode_seconds=i.encode_seconds, server_version=i.server_version,
                 round_trip_seconds=round_trip,
             ),
+            omega=msg.omega or None,
+            best_omega=msg.best_omega or None,
+            tuned_iterations=msg.tuned_iterations if msg.HasField("tuner_state") else None,
+            capped=msg.capped,
         )
 
 
@@ -105,7 +116,10 @@ _METHODS = {
     "auto": linear_pb2.METHOD_AUTO, "cg": linear_pb2.METHOD_CG,
     "minres": linear_pb2.METHOD_MINRES, "gmres": linear_pb2.METHOD_GMRES,
     "bicgstab": linear_pb2.METHOD_BICGSTAB, "direct": linear_pb2.METHOD_DIRECT,
+    "sor": linear_pb2.METHOD_SOR, "ssor_cg": linear_pb2.METHOD_SSOR_CG,
 }
+_TUNERS = {"none": linear_pb2.TUNER_NONE, "tsallis-inf": linear_pb2.TUNER_TSALLIS_INF,
+           "chebcb": linear_pb2.TUNER_CHEBCB}
 _PRECONDITIONERS = {
     "none": linear_pb2.PRECONDITIONER_NONE, "jacobi": linear_pb2.PRECONDITIONER_JACOBI,
     "ilu": linear_pb2.PRECONDITIONER_ILU,
@@ -125,7 +139,11 @@ def _lookup(table: dict[str, int], value: str | None, what: str, default: str = 
 
 
 def method_code(name: str | None) -> int:
-    return _lookup(_METHODS, name, "method")
+    return _lookup(_METHODS, (name or "auto").replace("-", "_"), "method")
+
+
+def tuner_code(name: str | None) -> int:
+    return _lookup(_TUNERS, name, "tuner", "none")
 
 
 def preconditioner_code(name: str | None) -> int:

@@ -16,6 +16,14 @@ class Method(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     METHOD_GMRES: _ClassVar[Method]
     METHOD_BICGSTAB: _ClassVar[Method]
     METHOD_DIRECT: _ClassVar[Method]
+    METHOD_SOR: _ClassVar[Method]
+    METHOD_SSOR_CG: _ClassVar[Method]
+
+class Tuner(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TUNER_NONE: _ClassVar[Tuner]
+    TUNER_TSALLIS_INF: _ClassVar[Tuner]
+    TUNER_CHEBCB: _ClassVar[Tuner]
 
 class Preconditioner(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -40,6 +48,11 @@ METHOD_MINRES: Method
 METHOD_GMRES: Method
 METHOD_BICGSTAB: Method
 METHOD_DIRECT: Method
+METHOD_SOR: Method
+METHOD_SSOR_CG: Method
+TUNER_NONE: Tuner
+TUNER_TSALLIS_INF: Tuner
+TUNER_CHEBCB: Tuner
 PRECONDITIONER_NONE: Preconditioner
 PRECONDITIONER_JACOBI: Preconditioner
 PRECONDITIONER_ILU: Preconditioner
@@ -50,8 +63,48 @@ PRECISION_AUTO: Precision
 PRECISION_FLOAT64: Precision
 PRECISION_FLOAT32: Precision
 
+class TunerState(_message.Message):
+    __slots__ = ("version", "kind", "grid", "seed", "step", "iterations_sum", "losses", "plays", "warmup", "gamma_scale", "has_range", "range_low", "range_high", "seen", "gram", "moment", "fallback", "signature")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    GRID_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_SUM_FIELD_NUMBER: _ClassVar[int]
+    LOSSES_FIELD_NUMBER: _ClassVar[int]
+    PLAYS_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_FIELD_NUMBER: _ClassVar[int]
+    GAMMA_SCALE_FIELD_NUMBER: _ClassVar[int]
+    HAS_RANGE_FIELD_NUMBER: _ClassVar[int]
+    RANGE_LOW_FIELD_NUMBER: _ClassVar[int]
+    RANGE_HIGH_FIELD_NUMBER: _ClassVar[int]
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    GRAM_FIELD_NUMBER: _ClassVar[int]
+    MOMENT_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    kind: str
+    grid: _containers.RepeatedScalarFieldContainer[float]
+    seed: int
+    step: int
+    iterations_sum: float
+    losses: _containers.RepeatedScalarFieldContainer[float]
+    plays: _containers.RepeatedScalarFieldContainer[float]
+    warmup: int
+    gamma_scale: float
+    has_range: bool
+    range_low: float
+    range_high: float
+    seen: _containers.RepeatedScalarFieldContainer[float]
+    gram: _containers.RepeatedScalarFieldContainer[float]
+    moment: _containers.RepeatedScalarFieldContainer[float]
+    fallback: TunerState
+    signature: bytes
+    def __init__(self, version: _Optional[int] = ..., kind: _Optional[str] = ..., grid: _Optional[_Iterable[float]] = ..., seed: _Optional[int] = ..., step: _Optional[int] = ..., iterations_sum: _Optional[float] = ..., losses: _Optional[_Iterable[float]] = ..., plays: _Optional[_Iterable[float]] = ..., warmup: _Optional[int] = ..., gamma_scale: _Optional[float] = ..., has_range: _Optional[bool] = ..., range_low: _Optional[float] = ..., range_high: _Optional[float] = ..., seen: _Optional[_Iterable[float]] = ..., gram: _Optional[_Iterable[float]] = ..., moment: _Optional[_Iterable[float]] = ..., fallback: _Optional[_Union[TunerState, _Mapping]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
 class SolveRequest(_message.Message):
-    __slots__ = ("a", "b", "x0", "method", "preconditioner", "rtol", "atol", "max_iterations", "device", "precision", "restart")
+    __slots__ = ("a", "b", "x0", "method", "preconditioner", "rtol", "atol", "max_iterations", "device", "precision", "restart", "omega", "tuner", "tuner_state", "context", "context_range", "cap", "seed", "same_matrix")
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
     X0_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +116,14 @@ class SolveRequest(_message.Message):
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     RESTART_FIELD_NUMBER: _ClassVar[int]
+    OMEGA_FIELD_NUMBER: _ClassVar[int]
+    TUNER_FIELD_NUMBER: _ClassVar[int]
+    TUNER_STATE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_RANGE_FIELD_NUMBER: _ClassVar[int]
+    CAP_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    SAME_MATRIX_FIELD_NUMBER: _ClassVar[int]
     a: _tensor_pb2.Matrix
     b: _tensor_pb2.Tensor
     x0: _tensor_pb2.Tensor
@@ -74,7 +135,15 @@ class SolveRequest(_message.Message):
     device: Device
     precision: Precision
     restart: int
-    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x0: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., restart: _Optional[int] = ...) -> None: ...
+    omega: float
+    tuner: Tuner
+    tuner_state: TunerState
+    context: float
+    context_range: _containers.RepeatedScalarFieldContainer[float]
+    cap: int
+    seed: int
+    same_matrix: bool
+    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x0: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., restart: _Optional[int] = ..., omega: _Optional[float] = ..., tuner: _Optional[_Union[Tuner, str]] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., context: _Optional[float] = ..., context_range: _Optional[_Iterable[float]] = ..., cap: _Optional[int] = ..., seed: _Optional[int] = ..., same_matrix: _Optional[bool] = ...) -> None: ...
 
 class SolveInfo(_message.Message):
     __slots__ = ("backend", "device", "decode_seconds", "queue_seconds", "compute_seconds", "encode_seconds", "precision", "stop_reason", "server_version")
@@ -99,7 +168,7 @@ class SolveInfo(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., decode_seconds: _Optional[float] = ..., queue_seconds: _Optional[float] = ..., compute_seconds: _Optional[float] = ..., encode_seconds: _Optional[float] = ..., precision: _Optional[str] = ..., stop_reason: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...
 
 class SolveResponse(_message.Message):
-    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info")
+    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info", "omega", "best_omega", "tuned_iterations", "capped", "tuner_state")
     X_FIELD_NUMBER: _ClassVar[int]
     CONVERGED_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +179,11 @@ class SolveResponse(_message.Message):
     COLUMN_CONVERGED_FIELD_NUMBER: _ClassVar[int]
     COLUMN_RESIDUAL_NORMS_FIELD_NUMBER: _ClassVar[int]
     INFO_FIELD_NUMBER: _ClassVar[int]
+    OMEGA_FIELD_NUMBER: _ClassVar[int]
+    BEST_OMEGA_FIELD_NUMBER: _ClassVar[int]
+    TUNED_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    CAPPED_FIELD_NUMBER: _ClassVar[int]
+    TUNER_STATE_FIELD_NUMBER: _ClassVar[int]
     x: _tensor_pb2.Tensor
     converged: bool
     iterations: int
@@ -120,4 +194,9 @@ class SolveResponse(_message.Message):
     column_converged: _containers.RepeatedScalarFieldContainer[bool]
     column_residual_norms: _containers.RepeatedScalarFieldContainer[float]
     info: SolveInfo
-    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ...) -> None: ...
+    omega: float
+    best_omega: float
+    tuned_iterations: int
+    capped: bool
+    tuner_state: TunerState
+    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ..., omega: _Optional[float] = ..., best_omega: _Optional[float] = ..., tuned_iterations: _Optional[int] = ..., capped: _Optional[bool] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ...) -> None: ...

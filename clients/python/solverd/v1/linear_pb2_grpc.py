@@ -41,6 +41,11 @@ class LinearSolverStub:
                 request_serializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
                 response_deserializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
                 _registered_method=True)
+        self.SolveSequence = channel.stream_stream(
+                '/solverd.v1.LinearSolver/SolveSequence',
+                request_serializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
+                response_deserializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
+                _registered_method=True)
 
 
 class LinearSolverServicer:
@@ -62,11 +67,28 @@ class LinearSolverServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SolveSequence(self, request_iterator, context):
+        """Solves a sequence of related systems on one stream, one response per
+        request, in order. The tuner state lives on the server for the life of the
+        stream (each response still carries it, for resuming elsewhere), and a
+        request may say `same_matrix` to reuse the previous request's A without
+        sending it again. The stream's first request sets method, tuner, cap, seed
+        and context_range; later requests' values for those are ignored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinearSolverServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Solve': grpc.unary_unary_rpc_method_handler(
                     servicer.Solve,
+                    request_deserializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.FromString,
+                    response_serializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.SerializeToString,
+            ),
+            'SolveSequence': grpc.stream_stream_rpc_method_handler(
+                    servicer.SolveSequence,
                     request_deserializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.FromString,
                     response_serializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.SerializeToString,
             ),
@@ -98,6 +120,33 @@ class LinearSolver:
             request,
             target,
             '/solverd.v1.LinearSolver/Solve',
+            solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
+            solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SolveSequence(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/solverd.v1.LinearSolver/SolveSequence',
             solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
             solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
             options,

@@ -1,0 +1,126 @@
+"""Sequences of related systems whose SOR relaxation a server-side tuner learns.
+
+    seq = client.sequence(method="sor", tuner="tsallis-inf")   # or "chebcb", or omega=1.7
+    for A_t, b_t, c_t in systems:
+        r = seq.solve(A_t, b_t, context=c_t)    # r.omega, r.iterations, r.x
+    saved = seq.state                            # bytes; client.sequence(..., state=saved)
+
+By default each solve is a unary call carrying the tuner state, so consecutive
+calls may be served by different replicas. With `stream=True` the calls travel on
+one SolveSequence stream: the state stays on the server for the stream's life,
+and passing the very same `A` object again sends it only once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from solverd.errors import from_rpc_error
+from solverd.requests import solve_request
+from solverd.results import SolveResult
+from solverd.v1 import linear_pb2
+from solverd.wire import WireMessage
+
+if TYPE_CHECKING:
+    from solverd.client import Client
+
+
+class Sequence:
+    def __init__(self, client: Client, *, method: str = "sor", tuner: str | None = None,
+                 omega: float | None = None, state: bytes | None = None,
+                 context_range: tuple[float, float] | None = None, cap: int | None = None,
+                 seed: int = 0, **options: Any) -> None:
+        if tuner is None and omega is None and state is None:
+            raise ValueError("give a tuner ('tsallis-inf', 'chebcb') or a fixed omega")
+        self._client = client
+        self._fixed = {"method": method, "tuner": tuner, "omega": omega,
+                       "context_range": context_range, "cap": cap, "seed": seed, **options}
+        self._state: linear_pb2.TunerState | None = None
+        if state is not None:
+            try:
+                self._state = linear_pb2.TunerState.FromString(state)
+            except DecodeError:
+                raise ValueError("state is not a saved solverd TunerState") from None
+
+    @property
+    def state(self) -> bytes | None:
+        """The tuner's state after the last solve (serialized TunerState), or None."""
+        return None if self._state is None else self._state.SerializeToString()
+
+    def solve(self, a: Any, b: Any, *, context: float | None = None, x0: Any = None,
+              timeout: float | None = None) -> SolveResult:
+        request = solve_request(a, b, x0=x0, context=context, tuner_state=self._state,
+                                **self._fixed)
+        start = time.perf_counter()
+        decoded = self._client._call(self._client._solve, request, timeout)
+        return self._keep(SolveResult.from_proto(decoded, time.perf_counter() - start),
+                          decoded.message)
+
+    def _keep(self, result: SolveResult, message: linear_pb2.SolveResponse) -> SolveResult:
+        if message.HasField("tuner_state"):
+            self._state = linear_pb2.TunerState()
+            self._state.CopyFrom(message.tuner_state)
+        return result
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> Sequence:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_END = object()
+
+
+class StreamSequence(Sequence):
+    """The same calls on one SolveSequence stream (opened at the first solve)."""
+
+    def __init__(self, client: Client, *, timeout: float | None = None, **kw: Any) -> None:
+        super().__init__(client, **kw)
+        self._timeout = client.timeout if timeout is None else timeout
+        self._outbox: queue.Queue = queue.Queue()
+        self._responses: Iterator[Any] | None = None
+        self._last_a: Any = None
+        self._lock = threading.Lock()
+
+    def _requests(self) -> Iterator[WireMessage]:
+        while (item := self._outbox.get()) is not _END:
+            yield item
+
+    def solve(self, a: Any, b: Any, *, context: float | None = None, x0: Any = None,
+              timeout: float | None = None) -> SolveResult:
+        with self._lock:
+            same = self._responses is not None and a is self._last_a
+            first = self._responses is None
+            request = solve_request(None if same else a, b, x0=x0, context=context,
+                                    tuner_state=self._state if first else None,
+                                    same_matrix=same, **self._fixed)
+            self._last_a = a
+            if first:
+                self._responses = self._client._solve_stream(self._requests(),
+                                                             timeout=self._timeout)
+            start = time.perf_counter()
+            self._outbox.put(request)
+            try:
+                decoded = next(self._responses)  # type: ignore[arg-type]
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from None
+            return self._keep(SolveResult.from_proto(decoded, time.perf_counter() - start),
+                              decoded.message)
+
+    def close(self) -> None:
+        if self._responses is not None:
+            self._outbox.put(_END)
+            for _ in self._responses:  # drain: the server ends the stream cleanly
+                pass
+            self._responses = None
