@@ -73,7 +73,6 @@ def test_ssor_preconditioner_is_symmetric_and_helps_cg() -> None:
     ({"method": "sor", "omega": 0.0}, "omega"),
     ({"method": "ssor_cg", "omega": float("nan")}, "omega"),
     ({"method": "sor", "preconditioner": "jacobi"}, "preconditioner"),
-    ({"method": "sor", "device": "gpu"}, "device"),
 ])
 def test_bad_sor_arguments(kwargs: dict, field: str) -> None:
     with pytest.raises(SolverInputError) as info:
@@ -92,3 +91,17 @@ def test_divergent_sor_is_a_result() -> None:
     r = solve(convection_diffusion_2d(20, peclet=400.0), B[:400], method="sor", omega=1.9,
               rtol=1e-8, maxiter=2000)
     assert not r.converged
+
+
+@pytest.mark.parametrize("k", [5, 40])
+def test_colouring_is_valid_and_small(k: int) -> None:
+    import scipy.sparse as sp
+
+    from solvers.linear.colouring import colour, is_valid
+
+    a = poisson_2d(k)
+    colours = colour(a)
+    assert is_valid(a, colours) and colours.max() + 1 <= 6
+    r = sp.random(500, 500, density=0.02, random_state=1)
+    general = sp.csr_matrix(r + r.T + sp.eye(500))
+    assert is_valid(general, colour(general))

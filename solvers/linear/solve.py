@@ -8,6 +8,7 @@ norm), the method restarts from x with a tighter target, a few times at most.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -33,6 +34,13 @@ SWEEP_METHODS = ("sor", "ssor_cg")
 def _sor_kernel(A: Any, b: Any, x: Any, M: Any, tol: float, maxiter: int,
                 check: Callable[[], None], xp: Any, omega: float) -> krylov.KernelOutcome:
     return sor_module.sor(A, b, x, tol, maxiter, check, omega)
+
+
+def _sor_gpu_kernel(colours: Any, A: Any, b: Any, x: Any, M: Any, tol: float, maxiter: int,
+                    check: Callable[[], None], xp: Any, omega: float) -> krylov.KernelOutcome:
+    from solvers.linear import sor_gpu
+
+    return sor_gpu.sor(A, colours, b, x, tol, maxiter, check, omega)
 
 # AUTO solves directly below these sizes: SuperLU on a 2-D stencil of 20k rows
 # takes tens of milliseconds, which no unpreconditioned Krylov method beats.
@@ -156,9 +164,10 @@ def solve(
         sor_module.check_omega(omega)
         if preconditioner != "none":
             raise SolverInputError("preconditioner", f"{chosen} takes no preconditioner")
-        if device == "gpu":
-            raise SolverInputError("device", f"{chosen} runs on the CPU only in this version")
-        device = "cpu"
+        if device == "auto":
+            # Natural-order sweeps on the CPU; multicolour sweeps (another iteration,
+            # other counts) only when the GPU is asked for by name.
+            device = "cpu"
     backend = get_backend(device, allow_gpu=allow_gpu)
     poll = should_stop or (lambda: None)
 
@@ -169,8 +178,8 @@ def solve(
 
     check()
     b2 = b.reshape(n, -1)
-    a_dev = (sor_module.csr_for_sweeps(a, dtype) if chosen in SWEEP_METHODS
-             else backend.matrix(a, dtype))
+    sweep_csr = sor_module.csr_for_sweeps(a, dtype) if chosen in SWEEP_METHODS else None
+    a_dev = sweep_csr if sweep_csr is not None and not backend.is_gpu else backend.matrix(a, dtype)
     b_dev = backend.asarray(b2, dtype=dtype)
     x_dev = (backend.xp.zeros_like(b_dev) if x0 is None
              else backend.asarray(x0.reshape(n, -1), dtype=dtype).copy())
@@ -184,7 +193,19 @@ def solve(
         used_preconditioner = "none"
     else:
         options: dict[str, Any] = {}
-        if chosen == "sor":
+        if chosen in SWEEP_METHODS and backend.is_gpu:
+            from solvers.linear import sor_gpu
+
+            colours = sor_gpu.MulticolourSweeps(sweep_csr, backend, dtype)
+            extra["colours"] = colours.count
+            if chosen == "sor":
+                precond, used_preconditioner = None, "none"
+                kernel = functools.partial(_sor_gpu_kernel, colours)
+                options["omega"] = omega
+            else:
+                precond = sor_gpu.ssor_preconditioner(colours, omega)
+                kernel, used_preconditioner = krylov.cg, "ssor"
+        elif chosen == "sor":
             precond, kernel, used_preconditioner = None, _sor_kernel, "none"
             options["omega"] = omega
         elif chosen == "ssor_cg":
