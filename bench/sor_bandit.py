@@ -183,6 +183,65 @@ def setting(variance: str, count: int, grid: np.ndarray, seed: int) -> dict[str,
     return curves
 
 
+def heat_setting(k: int, steps: int, grid: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Setting 2: du/dt = kappa(t) Lap u + f on the unit square, 5-point differences on a
+    k x k interior grid, Crank-Nicolson with dt = 1e-3: A_t = I + (kappa_t dt / 2h^2) K,
+    K the 5-point stencil matrix. SSOR-preconditioned CG from the previous step's
+    solution to rtol 1e-8; context = kappa_t dt. kappa varies smoothly over a decade."""
+    import scipy.sparse as sps
+    import scipy.sparse.linalg as spla
+
+    from solvers.linear import solve
+
+    h, dt = 1.0 / (k + 1), 1e-3
+    stencil = poisson_2d(k)
+    eye = sps.eye_array(k * k, format="csr")
+    xs = np.arange(1, k + 1) * h
+    u = np.outer(np.sin(np.pi * xs), np.sin(np.pi * xs)).ravel()
+    source = np.exp(-50 * ((xs[:, None] - 0.3) ** 2 + (xs[None, :] - 0.6) ** 2)).ravel()
+    phase = np.random.default_rng(seed).uniform(0, 2 * np.pi, size=3)
+    t_axis = np.arange(steps)
+    kappa = 10 ** (0.5 + 0.5 * np.sin(2 * np.pi * t_axis / 97 + phase[0])
+                   * np.cos(2 * np.pi * t_axis / 331 + phase[1]))
+    table = np.empty((steps, grid.size), dtype=np.int64)
+    cg_iters = np.empty(steps)
+    start = time.perf_counter()
+    for t in range(steps):
+        scale = kappa[t] * dt / (2 * h * h)
+        a = sps.csr_matrix(eye + scale * stencil)
+        rhs = u - scale * (stencil @ u) + dt * source
+        for j, omega in enumerate(grid):
+            r = solve(a, rhs, method="ssor_cg", omega=float(omega), x0=u, rtol=RTOL,
+                      maxiter=CAP)
+            table[t, j] = r.iterations if r.converged else CAP
+        cg_iters[t] = solve(a, rhs, method="cg", x0=u, rtol=RTOL, maxiter=CAP).iterations
+        u = spla.spsolve(a.tocsc(), rhs)
+    seconds = time.perf_counter() - start
+    contexts = kappa * dt
+    lo, hi = float(contexts.min()), float(contexts.max())
+    fixed = table.mean(axis=0)
+    best_k = int(np.argmin(fixed))
+    curves = {
+        "CG, no preconditioner": cg_iters,
+        "SSOR-PCG omega = 1": table[:, int(np.argmin(np.abs(grid - 1.0)))].astype(float),
+        "SSOR-PCG omega = 1.5": table[:, int(np.argmin(np.abs(grid - 1.5)))].astype(float),
+        f"best fixed omega = {grid[best_k]:.2f} (hindsight)": table[:, best_k].astype(float),
+        "instance-optimal omega": table.min(axis=1).astype(float),
+        "tsallis-inf": run_tuner(TsallisInf(grid, seed=seed), table, None),
+        "chebcb": run_tuner(ChebCB(grid, seed=seed, context_range=(lo, hi)), table, contexts),
+    }
+    print(f"\n== heat equation, Crank-Nicolson, {k} x {k} grid (n = {k * k}), {steps} steps, "
+          f"kappa in [{kappa.min():.2f}, {kappa.max():.2f}] (table: {seconds:.0f} s)")
+    for name, values in curves.items():
+        print(f"  {name:40s} mean iterations {values.mean():8.1f}")
+    inst = curves["instance-optimal omega"].mean()
+    best = curves[f"best fixed omega = {grid[best_k]:.2f} (hindsight)"].mean()
+    for name in ("tsallis-inf", "chebcb"):
+        print(f"  {name:12s} / best fixed {curves[name].mean() / best:6.3f}, "
+              f"/ instance-optimal {curves[name].mean() / inst:6.3f}")
+    return curves
+
+
 def sweep_vs_spmv(k: int) -> float:
     a = csr_for_sweeps(poisson_2d(k), np.dtype(np.float64))
     x, b = np.zeros(a.shape[0]), np.random.default_rng(0).standard_normal(a.shape[0])
@@ -222,7 +281,7 @@ def plot(curves: dict[str, dict[str, np.ndarray]], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5))
+    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4.5))
     for ax, (title, series) in zip(np.atleast_1d(axes), curves.items(), strict=True):
         for name, values in series.items():
             running = np.cumsum(values) / np.arange(1, values.size + 1)
@@ -243,6 +302,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default="", help="PNG path for the iteration curves")
+    parser.add_argument("--skip-heat", action="store_true")
     args = parser.parse_args()
     count = 1000 if args.quick else args.instances
     grid = default_grid()
@@ -251,6 +311,10 @@ def main() -> None:
     for variance in ("low", "high"):
         label = "Beta(2,6)" if variance == "low" else "Beta(1/2,3/2)"
         curves[label] = setting(variance, count, grid, args.seed)
+    if not args.skip_heat:
+        heat_runs = [(40, 100)] if args.quick else [(50, 300), (100, 200), (200, 100)]
+        for k, steps in heat_runs:
+            curves[f"heat {k}x{k}"] = heat_setting(k, steps, grid, args.seed)
     ratio = sweep_vs_spmv(1000)
     tune, solve_s = tuner_overhead(100)
     print(f"\nSOR sweep / SpMV, 10^6-row Laplacian: {ratio:.2f} (target <= 2.5)")
