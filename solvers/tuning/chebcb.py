@@ -29,7 +29,7 @@ class ChebCB:
 
     def __init__(self, grid: object = None, seed: int = 0,
                  context_range: tuple[float, float] | None = None, warmup: int = 10,
-                 ridge: float = 1.0, gamma_scale: float = 30.0) -> None:
+                 ridge: float = 0.1, gamma_scale: float = 300.0) -> None:
         self.grid = g.default_grid() if grid is None else g.check_grid(grid)
         self.seed = int(seed)
         k, d = self.grid.size, DEGREE + 1
