@@ -124,7 +124,8 @@ def test_gpu_sor_and_ssor_cg_converge() -> None:
     assert r.backend == "cupy" and r.converged
     assert relative_residual(SPD, r.x, B) <= 1e-8
     cpu = _solve(SPD, B, method="sor", omega=1.8, rtol=1e-8, device="cpu")
-    assert r.iterations < 3 * cpu.iterations  # another ordering, a comparable rate
+    # Red-black keeps the matrix consistently ordered: the natural order's rate (Young).
+    assert r.iterations < 1.3 * cpu.iterations
     s = _solve(SPD, B, method="ssor_cg", omega=1.5, rtol=1e-8, device="gpu")
     plain = _solve(SPD, B, method="cg", rtol=1e-8, device="gpu")
     assert s.converged and s.iterations < plain.iterations

@@ -101,7 +101,22 @@ def test_colouring_is_valid_and_small(k: int) -> None:
 
     a = poisson_2d(k)
     colours = colour(a)
-    assert is_valid(a, colours) and colours.max() + 1 <= 6
+    assert is_valid(a, colours) and colours.max() + 1 == 2  # red-black
     r = sp.random(500, 500, density=0.02, random_state=1)
     general = sp.csr_matrix(r + r.T + sp.eye(500))
     assert is_valid(general, colour(general))
+
+
+def test_colouring_odd_cycle_and_components() -> None:
+    import scipy.sparse as sp
+
+    from solvers.linear.colouring import colour, is_valid
+
+    n = 7
+    ring = sp.csr_matrix((np.ones(n), (np.arange(n), (np.arange(n) + 1) % n)), shape=(n, n))
+    ring = sp.csr_matrix(ring + ring.T + 2 * sp.eye(n))
+    odd = colour(ring)
+    assert is_valid(ring, odd) and odd.max() + 1 == 3  # not bipartite: greedy
+    blocks = sp.csr_matrix(sp.block_diag([poisson_2d(4), poisson_2d(3), np.eye(2)]))
+    parts = colour(blocks)
+    assert is_valid(blocks, parts) and parts.max() + 1 == 2

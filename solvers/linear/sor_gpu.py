@@ -53,16 +53,22 @@ class MulticolourSweeps:
                                 self.xp.asarray(diag[rows], dtype=dtype)))
         self.update = _update_kernel(self.xp)
 
-    def sweep(self, b: Any, x: Any, omega: float, direction: str = "forward") -> None:
+    def gather(self, b: Any) -> list[Any]:
+        """b split by colour: SOR's right-hand side is fixed, so split it once per solve."""
+        return [b[rows] for rows, _, _ in self.blocks]
+
+    def sweep(self, b: Any, x: Any, omega: float, direction: str = "forward",
+              b_blocks: list[Any] | None = None) -> None:
         order = range(self.count)
         if direction == "backward":
             order = reversed(order)
         elif direction == "symmetric":
             order = [*range(self.count), *reversed(range(self.count))]
+        parts = self.gather(b) if b_blocks is None else b_blocks
         w = self.xp.asarray(omega, dtype=x.dtype)
         for c in order:
             rows, block, diag = self.blocks[c]
-            self.update(rows, b[rows], block @ x, diag, w, x)
+            self.update(rows, parts[c], block @ x, diag, w, x)
 
 
 def sor(a_dev: Any, sweeps: MulticolourSweeps, b: Any, x: Any, tol: float, maxiter: int,
@@ -72,9 +78,10 @@ def sor(a_dev: Any, sweeps: MulticolourSweeps, b: Any, x: Any, tol: float, maxit
     if math.sqrt(float(xp.dot(r, r))) <= tol:
         return KernelOutcome(x, 0, 1, "converged")
     tol_sq = tol * tol
+    b_blocks = sweeps.gather(b)
     for it in range(1, maxiter + 1):
         check()
-        sweeps.sweep(b, x, omega)
+        sweeps.sweep(b, x, omega, b_blocks=b_blocks)
         r = b - a_dev @ x
         rr = float(xp.dot(r, r))
         if not math.isfinite(rr):
