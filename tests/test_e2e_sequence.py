@@ -145,3 +145,40 @@ def test_tuner_metrics_move(server, client: Client) -> None:
         seq.solve(*system(t))
     assert server.metric("solverd_tuner_omega_count", tuner="tsallis-inf") == before + 3
     assert server.metric("solverd_tuner_iterations_count", tuner="tsallis-inf") >= 3
+
+
+def _raw_stream(address: str, messages: list[bytes]) -> list:
+    import grpc
+
+    with grpc.insecure_channel(address) as channel:
+        call = channel.stream_stream("/solverd.v1.LinearSolver/SolveSequence")
+        return list(call(iter(messages), timeout=30))
+
+
+def test_stream_refuses_garbage_and_orphan_same_matrix(server) -> None:
+    import grpc
+
+    from solverd.errors import from_rpc_error
+    from solverd.requests import solve_request
+
+    a, b = system(0)
+    good = solve_request(a, b, method="sor", tuner="tsallis-inf", rtol=1e-8).serialize()
+    assert len(_raw_stream(server.address, [good, good])) == 2
+    for messages, field in (([good, b"\xff\xfe\xfd"], "(request)"),
+                            ([solve_request(None, b, method="sor", omega=1.5,
+                                            same_matrix=True).serialize()], "same_matrix")):
+        with pytest.raises(grpc.RpcError) as info:
+            _raw_stream(server.address, messages)
+        error = from_rpc_error(info.value)
+        assert isinstance(error, InvalidArgument) and field in error.fields
+
+
+def test_same_matrix_is_refused_on_unary_solve(client: Client) -> None:
+    from solverd.requests import solve_request
+
+    a, b = system(0)
+    request = solve_request(a, b, method="sor", omega=1.5)
+    request.message.same_matrix = True
+    with pytest.raises(InvalidArgument) as info:
+        client._call(client._solve, request, 30)
+    assert "same_matrix" in info.value.fields
