@@ -288,7 +288,7 @@ def plot(curves: dict[str, dict[str, np.ndarray]], path: str) -> None:
             ax.plot(running, label=name)
         ax.set_yscale("log")
         ax.set_xlabel("instance t")
-        ax.set_ylabel("mean SOR iterations so far")
+        ax.set_ylabel("mean iterations so far")
         ax.set_title(title)
         ax.legend(fontsize=7)
     fig.tight_layout()
