@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -40,7 +40,6 @@ class StreamState:
     sequence: SolverSequence | None = None
     previous_a: Any = None
     first: validation.SolveProblem | None = None
-    settings: dict = field(default_factory=dict)
 
 
 class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
