@@ -104,11 +104,10 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                        context: grpc.aio.ServicerContext, labels: dict[str, str],
                        decode_seconds: float) -> linear_pb2.SolveResponse:
         labels["method"] = problem.method
-        device = problem.device
-        if problem.method in validation.TUNED_METHODS and device == "auto":
-            device = "cpu"  # SOR sweeps run on the CPU in this version
+        omega = problem.omega or 1.0
         try:
-            backend = get_backend(device, allow_gpu=self.config.allow_gpu)
+            backend = get_backend(linear.device_for(problem.method, problem.device),
+                                  allow_gpu=self.config.allow_gpu)
         except BackendUnavailable as exc:
             raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
         labels["backend"] = backend.name
@@ -123,7 +122,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 preconditioner=problem.preconditioner, x0=problem.x0, rtol=problem.rtol,
                 atol=problem.atol, maxiter=problem.maxiter, restart=problem.restart,
                 device=backend.device, precision=problem.precision,
-                allow_gpu=self.config.allow_gpu, omega=problem.omega or 1.0,
+                allow_gpu=self.config.allow_gpu, omega=omega,
                 should_stop=stop.poll)
         try:
             outcome, queued = await self.pools[backend.device].run(job)
@@ -153,7 +152,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             column_residual_norms=result.column_residual_norms,
         )
         if problem.method in validation.TUNED_METHODS:
-            response.omega = step.omega if step is not None else (problem.omega or 1.0)
+            response.omega = step.omega if step is not None else omega
         if step is not None and sequence is not None:
             response.best_omega = step.best_omega
             response.tuned_iterations = step.iterations

@@ -18,6 +18,7 @@ from service.config import Limits
 from solverd.tensors import DTYPE_TO_NUMPY
 from solverd.v1 import linear_pb2, tensor_pb2
 from solverd.wire import DecodedMessage
+from solvers.linear.solve import SWEEP_METHODS
 
 FLOATS = (tensor_pb2.DTYPE_FLOAT64, tensor_pb2.DTYPE_FLOAT32)
 INDICES = (tensor_pb2.DTYPE_INT32, tensor_pb2.DTYPE_INT64)
@@ -234,7 +235,7 @@ class SolveProblem:
     seed: int = 0
 
 
-TUNED_METHODS = ("sor", "ssor_cg")
+TUNED_METHODS = SWEEP_METHODS  # the methods whose omega a tuner may choose
 TUNER_NAMES = {linear_pb2.TUNER_NONE: "none", linear_pb2.TUNER_TSALLIS_INF: "tsallis-inf",
                linear_pb2.TUNER_CHEBCB: "chebcb"}
 DEFAULT_CAP = 10_000

@@ -1,5 +1,5 @@
 """Linear systems A x = b: CG, MINRES, GMRES, BiCGStab and direct, on CPU or GPU."""
 
-from solvers.linear.solve import METHODS, LinearSolveResult, choose_method, solve
+from solvers.linear.solve import METHODS, LinearSolveResult, choose_method, device_for, solve
 
-__all__ = ["METHODS", "LinearSolveResult", "choose_method", "solve"]
+__all__ = ["METHODS", "LinearSolveResult", "choose_method", "device_for", "solve"]

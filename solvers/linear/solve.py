@@ -27,8 +27,15 @@ from solvers.linear.direct import SingularMatrix, direct_solve
 METHODS = ("auto", "cg", "minres", "gmres", "bicgstab", "direct", "sor", "ssor_cg")
 ITERATIVE = {"cg": krylov.cg, "minres": krylov.minres, "gmres": krylov.gmres,
              "bicgstab": krylov.bicgstab}
-# Methods whose sweeps run in PyAMG's compiled CPU kernel (no GPU sweep yet).
+# Methods built on SOR sweeps: PyAMG's compiled kernel on the CPU, multicolour on a GPU.
 SWEEP_METHODS = ("sor", "ssor_cg")
+
+
+def device_for(method: str, device: str) -> str:
+    """The device a request runs on before any GPU probing: `auto` keeps the sweep
+    methods on the CPU (natural order; the GPU's multicolour sweeps are another
+    iteration with other counts, so they run only when the GPU is asked for)."""
+    return "cpu" if method in SWEEP_METHODS and device == "auto" else device
 
 
 def _sor_kernel(A: Any, b: Any, x: Any, M: Any, tol: float, maxiter: int,
@@ -164,11 +171,7 @@ def solve(
         sor_module.check_omega(omega)
         if preconditioner != "none":
             raise SolverInputError("preconditioner", f"{chosen} takes no preconditioner")
-        if device == "auto":
-            # Natural-order sweeps on the CPU; multicolour sweeps (another iteration,
-            # other counts) only when the GPU is asked for by name.
-            device = "cpu"
-    backend = get_backend(device, allow_gpu=allow_gpu)
+    backend = get_backend(device_for(chosen, device), allow_gpu=allow_gpu)
     poll = should_stop or (lambda: None)
 
     def check() -> None:

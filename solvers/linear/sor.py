@@ -51,17 +51,24 @@ def sweep(a: sp.csr_matrix, b: np.ndarray, x: np.ndarray, omega: float,
 
 def sor(a: sp.csr_matrix, b: np.ndarray, x: np.ndarray, tol: float, maxiter: int,
         check: Check, omega: float) -> KernelOutcome:
-    """Forward SOR sweeps until ||b - A x|| <= tol; one iteration = one sweep."""
+    """Forward SOR sweeps (compiled, natural order) until ||b - A x|| <= tol."""
+    return iterate_sweeps(a, b, x, tol, maxiter, check, lambda: sweep(a, b, x, omega), np)
+
+
+def iterate_sweeps(a: Any, b: Any, x: Any, tol: float, maxiter: int, check: Check,
+                   sweep_once: Callable[[], None], xp: Any) -> KernelOutcome:
+    """SOR as a solver on any backend: `sweep_once` updates x in place; one iteration
+    is one sweep, followed by the true residual that decides convergence."""
     r = b - a @ x
-    if math.sqrt(float(r @ r)) <= tol:
+    if math.sqrt(float(xp.dot(r, r))) <= tol:
         return KernelOutcome(x, 0, 1, "converged")
     tol_sq = tol * tol
     for it in range(1, maxiter + 1):
         check()
-        sweep(a, b, x, omega)
+        sweep_once()
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is a result
             r = b - a @ x
-            rr = float(r @ r)
+            rr = float(xp.dot(r, r))
         if not math.isfinite(rr):
             return KernelOutcome(x, it, it + 1, "breakdown: SOR diverged")
         if rr <= tol_sq:

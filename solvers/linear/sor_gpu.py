@@ -12,7 +12,6 @@ implementation it is served). Colours come from solvers.linear.colouring.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -22,6 +21,7 @@ import scipy.sparse as sp
 
 from solvers.linear.colouring import colour
 from solvers.linear.krylov import KernelOutcome
+from solvers.linear.sor import iterate_sweeps
 
 
 @functools.cache
@@ -73,22 +73,9 @@ class MulticolourSweeps:
 
 def sor(a_dev: Any, sweeps: MulticolourSweeps, b: Any, x: Any, tol: float, maxiter: int,
         check: Callable[[], None], omega: float) -> KernelOutcome:
-    xp = sweeps.xp
-    r = b - a_dev @ x
-    if math.sqrt(float(xp.dot(r, r))) <= tol:
-        return KernelOutcome(x, 0, 1, "converged")
-    tol_sq = tol * tol
-    b_blocks = sweeps.gather(b)
-    for it in range(1, maxiter + 1):
-        check()
-        sweeps.sweep(b, x, omega, b_blocks=b_blocks)
-        r = b - a_dev @ x
-        rr = float(xp.dot(r, r))
-        if not math.isfinite(rr):
-            return KernelOutcome(x, it, it + 1, "breakdown: SOR diverged")
-        if rr <= tol_sq:
-            return KernelOutcome(x, it, it + 1, "converged")
-    return KernelOutcome(x, maxiter, maxiter + 1, "max_iterations")
+    b_blocks = sweeps.gather(b)  # b is fixed for the whole solve: split it once
+    return iterate_sweeps(a_dev, b, x, tol, maxiter, check,
+                          lambda: sweeps.sweep(b, x, omega, b_blocks=b_blocks), sweeps.xp)
 
 
 def ssor_preconditioner(sweeps: MulticolourSweeps, omega: float) -> Callable[[Any], Any]:

@@ -81,8 +81,7 @@ class ChebCB:
         contextual = self._contextual(context)
         self.step += 1
         self.iterations_sum += float(iterations)
-        mean = self.iterations_sum / self.step
-        loss = float(iterations) / mean if mean > 0 else 0.0
+        loss = g.normalised_loss(iterations, self.iterations_sum, self.step)
         if contextual:
             phi = self._features(float(context))
             self.gram[arm] += np.outer(phi, phi)

@@ -19,6 +19,13 @@ def default_grid(points: int = 20, low: float = 1.0, high: float = 1.95) -> np.n
     return grid
 
 
+def normalised_loss(iterations: float, iterations_sum: float, step: int) -> float:
+    """Iterations over their running mean (sum and step already include them): the
+    authors' normalisation, so one learning rate suits any problem size."""
+    mean = iterations_sum / step
+    return float(iterations) / mean if mean > 0 else 0.0
+
+
 def check_grid(grid: object) -> np.ndarray:
     values = np.asarray(grid, dtype=np.float64)
     if values.ndim != 1 or not 2 <= values.size <= 1000:

@@ -78,8 +78,7 @@ class TsallisInf:
                context: float | None = None) -> None:
         self.step += 1
         self.iterations_sum += float(iterations)
-        mean = self.iterations_sum / self.step
-        loss = float(iterations) / mean if mean > 0 else 0.0
+        loss = g.normalised_loss(iterations, self.iterations_sum, self.step)
         self.losses[arm] += loss / probability
         self.plays[arm] += 1
 
