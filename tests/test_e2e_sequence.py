@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
-from solverd import Client, InvalidArgument
+from solverd import AsyncClient, Client, InvalidArgument
 
 from conftest import start_server
 from problems import poisson_2d, relative_residual
@@ -84,6 +86,8 @@ def test_stream_keeps_state_and_reuses_the_matrix(client: Client) -> None:
             r = seq.solve(a, b)  # the same A object: sent once, then same_matrix
             assert r.converged and relative_residual(a, r.x, b) <= 1e-8
         state = seq.state
+        with pytest.raises(InvalidArgument):  # ends this stream; close() still works
+            seq.solve(a, np.ones(7))
     unary = client.sequence(method="sor", tuner="tsallis-inf", rtol=1e-8, state=state)
     assert unary.solve(a, RHS[0]).converged
 
@@ -182,3 +186,34 @@ def test_same_matrix_is_refused_on_unary_solve(client: Client) -> None:
     with pytest.raises(InvalidArgument) as info:
         client._call(client._solve, request, 30)
     assert "same_matrix" in info.value.fields
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_async_sequence_learns_exactly_as_the_sync_one(server, client: Client,
+                                                       stream: bool) -> None:
+    """Same seed, same systems: the asyncio sequence (unary or streamed) chooses the same
+    omegas and ends in the same state as the sync one; a bad request on the stream
+    raises InvalidArgument naming the field."""
+    shared = system(3)[0]
+    sync = client.sequence(method="sor", tuner="chebcb", context_range=(-0.15, 0.45),
+                           rtol=1e-8, seed=5)
+    expected = [sync.solve(shared, RHS[t], context=float(SHIFTS[t])).omega for t in range(12)]
+
+    async def main() -> tuple[list[float], bytes | None]:
+        async with AsyncClient(server.address) as aclient:
+            async with aclient.sequence(method="sor", tuner="chebcb", rtol=1e-8, seed=5,
+                                        context_range=(-0.15, 0.45), stream=stream) as seq:
+                omegas = []
+                for t in range(12):
+                    r = await seq.solve(shared, RHS[t], context=float(SHIFTS[t]))
+                    assert r.converged and relative_residual(shared, r.x, RHS[t]) <= 1e-8
+                    omegas.append(r.omega)
+                state = seq.state
+                with pytest.raises(InvalidArgument) as info:
+                    await seq.solve(shared, np.ones(7), context=0.0)
+                assert info.value.fields
+            return omegas, state
+
+    omegas, state = asyncio.run(main())
+    assert omegas == expected
+    assert state == sync.state

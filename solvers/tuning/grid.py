@@ -8,7 +8,7 @@ import numpy as np
 
 from solvers.errors import SolverInputError
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: ChebCB's moments are of log iterations
 
 
 def default_grid(points: int = 20, low: float = 1.0, high: float = 1.95) -> np.ndarray:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
+from solverd.aio_sequence import AsyncSequence, AsyncStreamSequence
 from solverd.channels import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
     GET_INFO,
     SOLVE,
+    SOLVE_SEQUENCE,
     backoff_seconds,
     bind,
     open_channel,
@@ -42,6 +44,7 @@ class AsyncClient:
         self.timeout = timeout
         self.retries = retries
         self._solve = bind(self._channel, SOLVE)
+        self._solve_stream = bind(self._channel, SOLVE_SEQUENCE)
         self._get_info = bind(self._channel, GET_INFO)
 
     async def solve(self, a: object, b: object, *, timeout: float | None = None,
@@ -51,6 +54,13 @@ class AsyncClient:
         start = time.perf_counter()
         response = await self._call(self._solve, request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
+
+    def sequence(self, *, method: str = "sor", tuner: str | None = None,
+                 omega: float | None = None, state: bytes | None = None,
+                 stream: bool = False, **options: Any) -> AsyncSequence:
+        """See `Client.sequence`; the result's `solve` is awaitable."""
+        cls = AsyncStreamSequence if stream else AsyncSequence
+        return cls(self, method=method, tuner=tuner, omega=omega, state=state, **options)
 
     async def info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(

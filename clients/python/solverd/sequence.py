@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     from solverd.client import Client
 
 
-class Sequence:
-    def __init__(self, client: Client, *, method: str = "sor", tuner: str | None = None,
+class SequenceState:
+    """What a sequence carries between solves, whichever client sends them."""
+
+    def __init__(self, client: Any, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,
                  context_range: tuple[float, float] | None = None, cap: int | None = None,
                  seed: int = 0, **options: Any) -> None:
@@ -54,20 +56,25 @@ class Sequence:
         """The tuner's state after the last solve (serialized TunerState), or None."""
         return None if self._state is None else self._state.SerializeToString()
 
+    def _keep(self, decoded: Any, seconds: float) -> SolveResult:
+        message: linear_pb2.SolveResponse = decoded.message
+        if message.HasField("tuner_state"):
+            self._state = linear_pb2.TunerState()
+            self._state.CopyFrom(message.tuner_state)
+        return SolveResult.from_proto(decoded, seconds)
+
+
+class Sequence(SequenceState):
+    def __init__(self, client: Client, **kw: Any) -> None:
+        super().__init__(client, **kw)
+
     def solve(self, a: Any, b: Any, *, context: float | None = None, x0: Any = None,
               timeout: float | None = None) -> SolveResult:
         request = solve_request(a, b, x0=x0, context=context, tuner_state=self._state,
                                 **self._fixed)
         start = time.perf_counter()
         decoded = self._client._call(self._client._solve, request, timeout)
-        return self._keep(SolveResult.from_proto(decoded, time.perf_counter() - start),
-                          decoded.message)
-
-    def _keep(self, result: SolveResult, message: linear_pb2.SolveResponse) -> SolveResult:
-        if message.HasField("tuner_state"):
-            self._state = linear_pb2.TunerState()
-            self._state.CopyFrom(message.tuner_state)
-        return result
+        return self._keep(decoded, time.perf_counter() - start)
 
     def close(self) -> None:
         return None
@@ -114,9 +121,11 @@ class StreamSequence(Sequence):
             try:
                 decoded = next(self._responses)  # type: ignore[arg-type]
             except grpc.RpcError as err:
+                # An error status ends the stream: release the request generator.
+                self._outbox.put(_END)
+                self._responses = None
                 raise from_rpc_error(err) from None
-            return self._keep(SolveResult.from_proto(decoded, time.perf_counter() - start),
-                              decoded.message)
+            return self._keep(decoded, time.perf_counter() - start)
 
     def close(self) -> None:
         if self._responses is not None:
