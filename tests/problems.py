@@ -34,3 +34,58 @@ def convection_diffusion_2d(k: int, peclet: float = 20.0) -> sp.csr_matrix:
 
 def relative_residual(a: sp.spmatrix | np.ndarray, x: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(b - a @ x) / np.linalg.norm(b))
+
+
+def gaussian_random_field(k: int, rng: np.random.Generator, alpha: float = 2.5,
+                          tau: float = 7.0) -> np.ndarray:
+    """A k x k sample of the Gaussian field with covariance (-Laplace + tau^2)^-alpha on
+    the unit square (the neural-operator data sets' law), by a cosine series: standard
+    normal coefficients scaled by the covariance's eigenvalues, then unit variance."""
+    from scipy.fft import idctn
+
+    i = np.arange(k)
+    lam = np.pi**2 * (i[:, None] ** 2 + i[None, :] ** 2) + tau**2
+    coef = lam ** (-alpha / 2) * rng.standard_normal((k, k))
+    coef[0, 0] = 0.0
+    field = idctn(coef, norm="ortho")
+    return field / field.std()
+
+
+def darcy_2d(k: int, coefficient: np.ndarray, shift: float = 0.0,
+             skew: bool = False) -> sp.csr_matrix:
+    """-div(a grad u) (+ shift u) on a k x k cell grid of the unit square with u = 0 on
+    the boundary: finite volumes, harmonic means of a on the faces (SPD when shift >= 0).
+    `skew` takes the north/south neighbours' coefficient at an offset (SKR's stencil),
+    which makes the matrix nonsymmetric."""
+    a = np.asarray(coefficient, dtype=np.float64)
+    h2 = float(k * k)
+
+    def harmonic(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return 2.0 * p * q / (p + q)
+
+    idx = np.arange(k * k).reshape(k, k)
+    diag = np.zeros((k, k))
+    # East-west faces (along axis 1) and north-south faces (along axis 0).
+    te = harmonic(a[:, :-1], a[:, 1:]) * h2
+    tn = harmonic(a[:-1, :], a[1:, :]) * h2
+    tn_other = harmonic(a[:-1, :], np.roll(a, -2, axis=0)[:-1, :]) * h2 if skew else tn
+    couplings = [(idx[:, :-1], idx[:, 1:], te), (idx[:, 1:], idx[:, :-1], te),
+                 (idx[:-1, :], idx[1:, :], tn), (idx[1:, :], idx[:-1, :], tn_other)]
+    diag[:, :-1] += te
+    diag[:, 1:] += te
+    diag[:-1, :] += tn
+    diag[1:, :] += tn_other
+    # Boundary faces: the cell centre is h/2 from the wall, transmissibility 2 a / h^2.
+    diag[:, 0] += 2 * a[:, 0] * h2
+    diag[:, -1] += 2 * a[:, -1] * h2
+    diag[0, :] += 2 * a[0, :] * h2
+    diag[-1, :] += 2 * a[-1, :] * h2
+    couplings.append((idx, idx, -(diag + shift)))
+    rows = np.concatenate([src.ravel() for src, _, _ in couplings])
+    cols = np.concatenate([dst.ravel() for _, dst, _ in couplings])
+    vals = np.concatenate([-t.ravel() for _, _, t in couplings])
+    n = k * k
+    mat = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    mat.sum_duplicates()
+    mat.sort_indices()
+    return mat

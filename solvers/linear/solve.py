@@ -20,11 +20,14 @@ import scipy.sparse as sp
 
 from solvers.backend import Backend, get_backend
 from solvers.errors import Interrupted, SolverInputError
-from solvers.linear import krylov, preconditioners
+from solvers.linear import krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
 from solvers.linear.direct import SingularMatrix, direct_solve
 
-METHODS = ("auto", "cg", "minres", "gmres", "bicgstab", "direct", "sor", "ssor_cg")
+METHODS = ("auto", "cg", "minres", "gmres", "bicgstab", "direct", "sor", "ssor_cg", "gcrodr",
+           "recycled_cg")
+# Methods that carry a recycle space from one system to the next (solvers/linear/recycling).
+RECYCLING_METHODS = ("gcrodr", "recycled_cg")
 ITERATIVE = {"cg": krylov.cg, "minres": krylov.minres, "gmres": krylov.gmres,
              "bicgstab": krylov.bicgstab}
 # Methods built on SOR sweeps: PyAMG's compiled kernel on the CPU, multicolour on a GPU.
@@ -132,6 +135,9 @@ def solve(
     allow_gpu: bool = True,
     omega: float = 1.0,
     should_stop: Callable[[], str | None] | None = None,
+    recycle: int = recycling.DEFAULT_RECYCLE,
+    recycle_space: recycling.RecycleSpace | None = None,
+    same_matrix: bool = False,
 ) -> LinearSolveResult:
     """Solves A x = b (b of shape (n,) or (n, k)) on the CPU or the GPU.
 
@@ -141,6 +147,11 @@ def solve(
     sweep) and of the SSOR preconditioner of "ssor_cg". `should_stop` is polled
     once per iteration; a non-None return (e.g. "deadline") aborts the solve with
     `Interrupted`.
+
+    "gcrodr" and "recycled_cg" take a `recycle_space` from an earlier solve (host or
+    device arrays; `same_matrix` when A has not changed, else k products re-fit it)
+    and return the next one in `result.extra["recycle_space"]`; `restart` is
+    GCRO-DR's m (default 40), `recycle` its k (default 20).
     """
     start = time.perf_counter()
     n = a.shape[0]
@@ -161,7 +172,8 @@ def solve(
     maxiter = 10 * n if not maxiter else int(maxiter)
     if maxiter < 0:
         raise SolverInputError("maxiter", "maxiter must be >= 0")
-    restart = DEFAULT_RESTART if not restart else int(restart)
+    default_restart = recycling.DEFAULT_RESTART if method == "gcrodr" else DEFAULT_RESTART
+    restart = default_restart if not restart else int(restart)
     if restart < 1:
         raise SolverInputError("restart", "restart must be >= 1")
 
@@ -211,6 +223,17 @@ def solve(
         elif chosen == "sor":
             precond, kernel, used_preconditioner = None, _sor_kernel, "none"
             options["omega"] = omega
+        elif chosen in RECYCLING_METHODS:
+            if not 1 <= recycle <= max(1, min(restart - 2, n)) and chosen == "gcrodr":
+                raise SolverInputError("recycle", f"recycle must lie in [1, restart - 2 = "
+                                       f"{restart - 2}], got {recycle}")
+            if not 1 <= recycle <= n:
+                raise SolverInputError("recycle", f"recycle must lie in [1, n], got {recycle}")
+            precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen)
+            used_preconditioner = preconditioner
+            kernel, _ = _recycling_kernel(chosen, a_dev, backend, dtype, restart,
+                                                       recycle, recycle_space, same_matrix,
+                                                       extra)
         elif chosen == "ssor_cg":
             precond, kernel = sor_module.ssor_preconditioner(a_dev, omega), krylov.cg
             used_preconditioner = "ssor"
@@ -248,7 +271,7 @@ def solve(
         residual_norm=max(rel, default=0.0),
         method=chosen,
         preconditioner=used_preconditioner,
-        matvecs=sum(o.matvecs for o in outcomes),
+        matvecs=sum(o.matvecs for o in outcomes) + extra.get("recycle_setup_matvecs", 0),
         column_iterations=[o.iterations for o in outcomes],
         column_converged=converged,
         column_residual_norms=rel,
@@ -260,6 +283,47 @@ def solve(
         setup_seconds=setup_seconds,
         extra=extra,
     )
+
+
+def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype,
+                      restart: int, recycle: int, space: recycling.RecycleSpace | None,
+                      same_matrix: bool, extra: dict[str, Any]) -> tuple[Callable[..., Any], int]:
+    """A kernel that threads the recycle space through the columns of b and leaves the
+    last one in extra["recycle_space"]. An incoming space of another kind or size, or
+    one the new matrix collapses, is dropped (extra["recycled"] says whether one was
+    used)."""
+    xp = backend.xp
+    setup = 0
+    extra["recycled"] = False
+    if space is not None:
+        n = a_dev.shape[0]
+        if space.kind != method or space.u.shape != space.c.shape or space.u.shape[1] != n:
+            raise SolverInputError("recycle_space", f"needs a {method} space of shape "
+                                   f"(k, {n}) for U and C")
+        moved = recycling.RecycleSpace(xp.asarray(space.u, dtype=dtype),
+                                       xp.asarray(space.c, dtype=dtype), space.kind)
+        try:
+            space, setup = recycling.adopt(moved, a_dev, xp, same_matrix)
+            extra["recycled"] = True
+        except np.linalg.LinAlgError:
+            space, setup = None, space.k
+    extra["recycle_setup_matvecs"] = setup
+    holder = {"space": space}
+
+    def kernel(A: Any, b: Any, x: Any, M: Any, tol: float, maxiter: int,
+               check: Callable[[], None], xp: Any) -> krylov.KernelOutcome:
+        if method == "gcrodr":
+            outcome, new = recycling.gcrodr(A, b, x, M, tol, maxiter, check, xp, restart,
+                                            recycle, holder["space"])
+        else:
+            outcome, new = recycling.recycled_cg(A, b, x, M, tol, maxiter, check, xp,
+                                                 recycle, holder["space"])
+        holder["space"] = new
+        extra["recycle_space"] = new
+        return outcome
+
+    extra["recycle_space"] = space
+    return kernel, setup
 
 
 def _direct(a_host: Any, a_dev: Any, b_dev: Any, x_dev: Any, backend: Backend,
