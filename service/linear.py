@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import numpy as np
 
 from service import metrics, tuner_state, validation
 from service.config import ServerConfig
@@ -40,6 +41,7 @@ class StreamState:
     sequence: SolverSequence | None = None
     previous_a: Any = None
     first: validation.SolveProblem | None = None
+    recycle_space: Any = None  # GCRO-DR / recycled CG: kept for the stream's life
 
 
 class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
@@ -72,19 +74,29 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         except validation.ValidationError as exc:
             raise invalid_argument(exc.violations) from None
         sequence = None
+        same_matrix = False
         if stream is not None:
+            same_matrix = problem.a is stream.previous_a
             stream.previous_a = problem.a
             if stream.first is None:
                 stream.first = problem
             else:  # the stream's first request fixes how it is solved
                 problem.method, problem.tuner = stream.first.method, stream.first.tuner
+                problem.recycle = stream.first.recycle
+            space = stream.recycle_space
+            # A matrix of another size starts the recycling afresh.
+            if space is not None and space.u.shape[1] == problem.a.shape[0]:
+                problem.recycle_space = space
             sequence = stream.sequence
         if problem.tuner != "none" and sequence is None:
             sequence = self._new_sequence(problem)
             if stream is not None:
                 stream.sequence = sequence
-        return await self._execute(problem, sequence, context, labels,
-                                   time.perf_counter() - started)
+        response, space = await self._execute(problem, sequence, context, labels,
+                                              time.perf_counter() - started, same_matrix)
+        if stream is not None:
+            stream.recycle_space = space
+        return response
 
     def _new_sequence(self, problem: validation.SolveProblem) -> SolverSequence:
         options: dict[str, Any] = {}
@@ -102,7 +114,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
 
     async def _execute(self, problem: validation.SolveProblem, sequence: SolverSequence | None,
                        context: grpc.aio.ServicerContext, labels: dict[str, str],
-                       decode_seconds: float) -> linear_pb2.SolveResponse:
+                       decode_seconds: float,
+                       same_matrix: bool = False) -> tuple[linear_pb2.SolveResponse, Any]:
         labels["method"] = problem.method
         omega = problem.omega or 1.0
         try:
@@ -123,7 +136,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 atol=problem.atol, maxiter=problem.maxiter, restart=problem.restart,
                 device=backend.device, precision=problem.precision,
                 allow_gpu=self.config.allow_gpu, omega=omega,
-                should_stop=stop.poll)
+                should_stop=stop.poll, **_recycling_options(problem, same_matrix))
         try:
             outcome, queued = await self.pools[backend.device].run(job)
         except QueueFull as exc:
@@ -160,6 +173,15 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             tuner_state.to_proto(sequence.state(), response.tuner_state, self.state_key)
             metrics.OMEGA.labels(problem.tuner).observe(step.omega)
             metrics.TUNED_ITERATIONS.labels(problem.tuner).observe(step.charged)
+        space = result.extra.get("recycle_space")
+        if problem.method in validation.RECYCLING_METHODS:
+            response.recycled = bool(result.extra.get("recycled"))
+            if space is not None:
+                response.recycle_bytes = space.nbytes()
+                if problem.return_recycle_space:
+                    response.recycle_space.kind = space.kind
+                    to_tensor(_host(space.u), response.recycle_space.u)
+                    to_tensor(_host(space.c), response.recycle_space.c)
         to_tensor(result.x, response.x)
         info = response.info
         info.backend = result.backend
@@ -171,4 +193,15 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         info.queue_seconds = queued
         info.compute_seconds = result.seconds
         info.encode_seconds = time.perf_counter() - encode_start
-        return response
+        return response, space
+
+
+def _host(array: Any) -> np.ndarray:
+    return np.asarray(array.get() if hasattr(array, "get") else array)
+
+
+def _recycling_options(problem: validation.SolveProblem, same_matrix: bool) -> dict[str, Any]:
+    if problem.method not in validation.RECYCLING_METHODS:
+        return {}
+    return {"recycle": problem.recycle, "recycle_space": problem.recycle_space,
+            "same_matrix": same_matrix and problem.recycle_space is not None}

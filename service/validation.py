@@ -18,7 +18,8 @@ from service.config import Limits
 from solverd.tensors import DTYPE_TO_NUMPY
 from solverd.v1 import linear_pb2, tensor_pb2
 from solverd.wire import DecodedMessage
-from solvers.linear.solve import SWEEP_METHODS
+from solvers.linear.recycling import DEFAULT_RECYCLE, RecycleSpace
+from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS
 
 FLOATS = (tensor_pb2.DTYPE_FLOAT64, tensor_pb2.DTYPE_FLOAT32)
 INDICES = (tensor_pb2.DTYPE_INT32, tensor_pb2.DTYPE_INT64)
@@ -233,6 +234,9 @@ class SolveProblem:
     context_range: tuple[float, float] | None = None
     cap: int = 10_000
     seed: int = 0
+    recycle: int = 0
+    recycle_space: RecycleSpace | None = None
+    return_recycle_space: bool = False
 
 
 TUNED_METHODS = SWEEP_METHODS  # the methods whose omega a tuner may choose
@@ -243,7 +247,9 @@ DEFAULT_CAP = 10_000
 METHOD_NAMES = {linear_pb2.METHOD_AUTO: "auto", linear_pb2.METHOD_CG: "cg",
                 linear_pb2.METHOD_MINRES: "minres", linear_pb2.METHOD_GMRES: "gmres",
                 linear_pb2.METHOD_BICGSTAB: "bicgstab", linear_pb2.METHOD_DIRECT: "direct",
-                linear_pb2.METHOD_SOR: "sor", linear_pb2.METHOD_SSOR_CG: "ssor_cg"}
+                linear_pb2.METHOD_SOR: "sor", linear_pb2.METHOD_SSOR_CG: "ssor_cg",
+                linear_pb2.METHOD_GCRODR: "gcrodr",
+                linear_pb2.METHOD_RECYCLED_CG: "recycled_cg"}
 METHOD_CODES = {name: code for code, name in METHOD_NAMES.items()}
 PRECONDITIONER_NAMES = {linear_pb2.PRECONDITIONER_NONE: "none",
                         linear_pb2.PRECONDITIONER_JACOBI: "jacobi",
@@ -304,6 +310,53 @@ def _tuning(req: linear_pb2.SolveRequest, method: str, limits: Limits,
     return out
 
 
+def _recycling(req: linear_pb2.SolveRequest, method: str, n: int | None, limits: Limits,
+               stream: bool, v: Violations) -> dict:
+    """The recycle fields: only for the recycling methods, a space of the method's
+    kind and of shape (k, n) for both U and C."""
+    given = {"recycle": req.recycle != 0, "recycle_space": req.HasField("recycle_space"),
+             "return_recycle_space": req.return_recycle_space}
+    if method and method not in RECYCLING_METHODS:
+        for name, present in given.items():
+            if present:
+                v.add(name, f"applies to gcrodr and recycled_cg only, not {method}")
+        return {}
+    if req.recycle > limits.max_restart:
+        v.add("recycle", f"must be in [0, {limits.max_restart}], got {req.recycle}")
+    out: dict = {"recycle": req.recycle or DEFAULT_RECYCLE,
+                 "return_recycle_space": req.return_recycle_space}
+    if stream:
+        for name in ("recycle_space", "return_recycle_space"):
+            if given[name]:
+                v.add(name, "unary Solve only: a SolveSequence stream keeps the space")
+        return out
+    if not given["recycle_space"]:
+        return out
+    msg = req.recycle_space
+    if method and msg.kind != method:
+        v.add("recycle_space.kind", f"must be {method!r}, got {msg.kind!r}")
+    mats = {}
+    for name in ("u", "c"):
+        if not msg.HasField(name):
+            v.add(f"recycle_space.{name}", "required")
+            continue
+        mats[name] = tensor(getattr(msg, name), f"recycle_space.{name}", v, dtypes=FLOATS,
+                            ndims=(2,), max_elements=limits.max_rows * limits.max_restart)
+    if len(mats) == 2 and all(m is not None for m in mats.values()):
+        u, c = mats["u"], mats["c"]
+        if u.shape != c.shape:
+            v.add("recycle_space.c", f"must have U's shape {list(u.shape)}, got {list(c.shape)}")
+        elif not 1 <= u.shape[0] <= limits.max_restart:
+            v.add("recycle_space.u", f"k = {u.shape[0]} rows outside [1, {limits.max_restart}]")
+        elif n is not None and u.shape[1] != n:
+            v.add("recycle_space.u", f"must have n = {n} columns to match A, got {u.shape[1]}")
+        else:
+            _finite(u, "recycle_space.u.data", v)
+            _finite(c, "recycle_space.c.data", v)
+            out["recycle_space"] = RecycleSpace(u, c, msg.kind)
+    return out
+
+
 def solve_request(decoded: DecodedMessage, limits: Limits,
                   previous_a: np.ndarray | sp.csr_matrix | None = None,
                   stream: bool = False) -> SolveProblem:
@@ -360,9 +413,10 @@ def solve_request(decoded: DecodedMessage, limits: Limits,
                 v.add("x0.shape", f"must equal b's shape {list(b.shape)}, got {list(x0.shape)}")
             else:
                 _finite(x0, "x0.data", v)
+    recycling = _recycling(req, method, None if a is None else a.shape[0], limits, stream, v)
     v.raise_if_any()
     n = a.shape[0]
     maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
     return SolveProblem(a=a, b=b, x0=x0, method=method, preconditioner=preconditioner,
                         rtol=rtol, atol=atol, maxiter=maxiter, restart=req.restart,
-                        device=device, precision=precision, **tuning)
+                        device=device, precision=precision, **tuning, **recycling)

@@ -31,7 +31,7 @@ class AsyncSequence(SequenceState):
     async def solve(self, a: Any, b: Any, *, context: float | None = None, x0: Any = None,
                     timeout: float | None = None) -> SolveResult:
         request = solve_request(a, b, x0=x0, context=context, tuner_state=self._state,
-                                **self._fixed)
+                                **self._carried(), **self._fixed)
         start = time.perf_counter()
         decoded = await self._client._call(self._client._solve, request, timeout)
         return self._keep(decoded, time.perf_counter() - start)

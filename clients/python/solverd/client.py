@@ -77,11 +77,13 @@ class Client:
     def sequence(self, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,
                  stream: bool = False, **options: Any) -> Sequence:
-        """A sequence of related systems whose omega a tuner learns (see solverd.sequence).
+        """A sequence of related systems (see solverd.sequence): SOR / SSOR-CG whose omega
+        a tuner learns, or a recycling method ("gcrodr", "recycled-cg") that carries
+        its Krylov recycle space from each system to the next.
 
         tuner: "tsallis-inf", "chebcb" (send `context=` with each solve), or None with a
         fixed `omega`. state: a saved `Sequence.state` to resume from. Other options
-        (cap, seed, context_range, rtol, atol, ...) apply to every solve.
+        (cap, seed, context_range, recycle, rtol, atol, ...) apply to every solve.
         """
         cls = StreamSequence if stream else Sequence
         return cls(self, method=method, tuner=tuner, omega=omega, state=state, **options)

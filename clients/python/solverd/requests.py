@@ -69,6 +69,9 @@ def solve_request(
     cap: int | None = None,
     seed: int | None = None,
     same_matrix: bool = False,
+    recycle: int | None = None,
+    recycle_space: linear_pb2.RecycleSpace | None = None,
+    return_recycle_space: bool = False,
 ) -> WireMessage:
     """A SolveRequest; `a` may be None with same_matrix (SolveSequence streams)."""
     req = linear_pb2.SolveRequest(
@@ -83,7 +86,11 @@ def solve_request(
         precision=precision_code(precision),
         max_iterations=int(max_iterations or 0),
         restart=int(restart or 0),
+        recycle=int(recycle or 0),
+        return_recycle_space=return_recycle_space,
     )
+    if recycle_space is not None:
+        req.recycle_space.CopyFrom(recycle_space)
     if rtol is not None:
         req.rtol = float(rtol)
     if atol is not None:

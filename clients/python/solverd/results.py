@@ -47,6 +47,12 @@ class SolveResult:
     best_omega: float | None = None
     tuned_iterations: int | None = None
     capped: bool = False
+    # GCRO-DR / recycled CG: whether an earlier system's space was used, the space
+    # this solve ends with (when asked for: pass it as `recycle_space=` next time),
+    # and its size in bytes.
+    recycled: bool = False
+    recycle_space: linear_pb2.RecycleSpace | None = field(default=None, repr=False)
+    recycle_bytes: int = 0
 
     @classmethod
     def from_proto(cls, decoded: DecodedMessage, round_trip: float) -> SolveResult:
@@ -73,7 +79,22 @@ class SolveResult:
             best_omega=msg.best_omega or None,
             tuned_iterations=msg.tuned_iterations if msg.HasField("tuner_state") else None,
             capped=msg.capped,
+            recycled=msg.recycled,
+            recycle_space=(_detach(decoded, msg.recycle_space)
+                           if msg.HasField("recycle_space") else None),
+            recycle_bytes=msg.recycle_bytes,
         )
+
+
+def _detach(decoded: DecodedMessage, space: linear_pb2.RecycleSpace) -> linear_pb2.RecycleSpace:
+    """A self-contained copy: large tensor payloads of a decoded response live outside
+    the message (solverd.wire), so they are put back here."""
+    out = linear_pb2.RecycleSpace()
+    out.CopyFrom(space)
+    for name in ("u", "c"):
+        getattr(out, name).data = bytes(
+            decoded.tensor_bytes(f"recycle_space.{name}", getattr(space, name)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -117,7 +138,9 @@ _METHODS = {
     "minres": linear_pb2.METHOD_MINRES, "gmres": linear_pb2.METHOD_GMRES,
     "bicgstab": linear_pb2.METHOD_BICGSTAB, "direct": linear_pb2.METHOD_DIRECT,
     "sor": linear_pb2.METHOD_SOR, "ssor_cg": linear_pb2.METHOD_SSOR_CG,
+    "gcrodr": linear_pb2.METHOD_GCRODR, "recycled_cg": linear_pb2.METHOD_RECYCLED_CG,
 }
+RECYCLING_METHODS = ("gcrodr", "recycled_cg")
 _TUNERS = {"none": linear_pb2.TUNER_NONE, "tsallis-inf": linear_pb2.TUNER_TSALLIS_INF,
            "chebcb": linear_pb2.TUNER_CHEBCB}
 _PRECONDITIONERS = {

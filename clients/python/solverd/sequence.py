@@ -5,8 +5,9 @@
         r = seq.solve(A_t, b_t, context=c_t)    # r.omega, r.iterations, r.x
     saved = seq.state                            # bytes; client.sequence(..., state=saved)
 
-By default each solve is a unary call carrying the tuner state, so consecutive
-calls may be served by different replicas. With `stream=True` the calls travel on
+By default each solve is a unary call carrying the tuner state (or, for "gcrodr" and
+"recycled-cg", the recycle space), so consecutive calls may be served by different
+replicas. With `stream=True` the calls travel on
 one SolveSequence stream: the state stays on the server for the stream's life,
 and passing the very same `A` object again sends it only once.
 """
@@ -24,7 +25,7 @@ from google.protobuf.message import DecodeError
 
 from solverd.errors import from_rpc_error
 from solverd.requests import solve_request
-from solverd.results import SolveResult
+from solverd.results import RECYCLING_METHODS, SolveResult
 from solverd.v1 import linear_pb2
 from solverd.wire import WireMessage
 
@@ -39,9 +40,13 @@ class SequenceState:
                  omega: float | None = None, state: bytes | None = None,
                  context_range: tuple[float, float] | None = None, cap: int | None = None,
                  seed: int = 0, **options: Any) -> None:
-        if tuner is None and omega is None and state is None:
-            raise ValueError("give a tuner ('tsallis-inf', 'chebcb') or a fixed omega")
+        self._recycling = method.replace("-", "_") in RECYCLING_METHODS
+        if tuner is None and omega is None and state is None and not self._recycling:
+            raise ValueError("give a tuner ('tsallis-inf', 'chebcb') or a fixed omega, or a "
+                             "recycling method ('gcrodr', 'recycled-cg')")
         self._client = client
+        # Unary recycling sequences carry the recycle space themselves, like the state.
+        self._space: linear_pb2.RecycleSpace | None = None
         self._fixed = {"method": method, "tuner": tuner, "omega": omega,
                        "context_range": context_range, "cap": cap, "seed": seed, **options}
         self._state: linear_pb2.TunerState | None = None
@@ -56,12 +61,21 @@ class SequenceState:
         """The tuner's state after the last solve (serialized TunerState), or None."""
         return None if self._state is None else self._state.SerializeToString()
 
+    def _carried(self) -> dict[str, Any]:
+        """Unary requests: the recycle space to send and the request to get the next."""
+        if not self._recycling:
+            return {}
+        return {"recycle_space": self._space, "return_recycle_space": True}
+
     def _keep(self, decoded: Any, seconds: float) -> SolveResult:
         message: linear_pb2.SolveResponse = decoded.message
         if message.HasField("tuner_state"):
             self._state = linear_pb2.TunerState()
             self._state.CopyFrom(message.tuner_state)
-        return SolveResult.from_proto(decoded, seconds)
+        result = SolveResult.from_proto(decoded, seconds)
+        if result.recycle_space is not None:
+            self._space = result.recycle_space
+        return result
 
 
 class Sequence(SequenceState):
@@ -71,7 +85,7 @@ class Sequence(SequenceState):
     def solve(self, a: Any, b: Any, *, context: float | None = None, x0: Any = None,
               timeout: float | None = None) -> SolveResult:
         request = solve_request(a, b, x0=x0, context=context, tuner_state=self._state,
-                                **self._fixed)
+                                **self._carried(), **self._fixed)
         start = time.perf_counter()
         decoded = self._client._call(self._client._solve, request, timeout)
         return self._keep(decoded, time.perf_counter() - start)

@@ -18,6 +18,8 @@ class Method(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     METHOD_DIRECT: _ClassVar[Method]
     METHOD_SOR: _ClassVar[Method]
     METHOD_SSOR_CG: _ClassVar[Method]
+    METHOD_GCRODR: _ClassVar[Method]
+    METHOD_RECYCLED_CG: _ClassVar[Method]
 
 class Tuner(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -50,6 +52,8 @@ METHOD_BICGSTAB: Method
 METHOD_DIRECT: Method
 METHOD_SOR: Method
 METHOD_SSOR_CG: Method
+METHOD_GCRODR: Method
+METHOD_RECYCLED_CG: Method
 TUNER_NONE: Tuner
 TUNER_TSALLIS_INF: Tuner
 TUNER_CHEBCB: Tuner
@@ -104,7 +108,7 @@ class TunerState(_message.Message):
     def __init__(self, version: _Optional[int] = ..., kind: _Optional[str] = ..., grid: _Optional[_Iterable[float]] = ..., seed: _Optional[int] = ..., step: _Optional[int] = ..., iterations_sum: _Optional[float] = ..., losses: _Optional[_Iterable[float]] = ..., plays: _Optional[_Iterable[float]] = ..., warmup: _Optional[int] = ..., gamma_scale: _Optional[float] = ..., has_range: _Optional[bool] = ..., range_low: _Optional[float] = ..., range_high: _Optional[float] = ..., seen: _Optional[_Iterable[float]] = ..., gram: _Optional[_Iterable[float]] = ..., moment: _Optional[_Iterable[float]] = ..., fallback: _Optional[_Union[TunerState, _Mapping]] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class SolveRequest(_message.Message):
-    __slots__ = ("a", "b", "x0", "method", "preconditioner", "rtol", "atol", "max_iterations", "device", "precision", "restart", "omega", "tuner", "tuner_state", "context", "context_range", "cap", "seed", "same_matrix")
+    __slots__ = ("a", "b", "x0", "method", "preconditioner", "rtol", "atol", "max_iterations", "device", "precision", "restart", "omega", "tuner", "tuner_state", "context", "context_range", "cap", "seed", "same_matrix", "recycle", "recycle_space", "return_recycle_space")
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
     X0_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +128,9 @@ class SolveRequest(_message.Message):
     CAP_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     SAME_MATRIX_FIELD_NUMBER: _ClassVar[int]
+    RECYCLE_FIELD_NUMBER: _ClassVar[int]
+    RECYCLE_SPACE_FIELD_NUMBER: _ClassVar[int]
+    RETURN_RECYCLE_SPACE_FIELD_NUMBER: _ClassVar[int]
     a: _tensor_pb2.Matrix
     b: _tensor_pb2.Tensor
     x0: _tensor_pb2.Tensor
@@ -143,7 +150,20 @@ class SolveRequest(_message.Message):
     cap: int
     seed: int
     same_matrix: bool
-    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x0: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., restart: _Optional[int] = ..., omega: _Optional[float] = ..., tuner: _Optional[_Union[Tuner, str]] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., context: _Optional[float] = ..., context_range: _Optional[_Iterable[float]] = ..., cap: _Optional[int] = ..., seed: _Optional[int] = ..., same_matrix: _Optional[bool] = ...) -> None: ...
+    recycle: int
+    recycle_space: RecycleSpace
+    return_recycle_space: bool
+    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x0: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., restart: _Optional[int] = ..., omega: _Optional[float] = ..., tuner: _Optional[_Union[Tuner, str]] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., context: _Optional[float] = ..., context_range: _Optional[_Iterable[float]] = ..., cap: _Optional[int] = ..., seed: _Optional[int] = ..., same_matrix: _Optional[bool] = ..., recycle: _Optional[int] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., return_recycle_space: _Optional[bool] = ...) -> None: ...
+
+class RecycleSpace(_message.Message):
+    __slots__ = ("kind", "u", "c")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    U_FIELD_NUMBER: _ClassVar[int]
+    C_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    u: _tensor_pb2.Tensor
+    c: _tensor_pb2.Tensor
+    def __init__(self, kind: _Optional[str] = ..., u: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., c: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SolveInfo(_message.Message):
     __slots__ = ("backend", "device", "decode_seconds", "queue_seconds", "compute_seconds", "encode_seconds", "precision", "stop_reason", "server_version")
@@ -168,7 +188,7 @@ class SolveInfo(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., decode_seconds: _Optional[float] = ..., queue_seconds: _Optional[float] = ..., compute_seconds: _Optional[float] = ..., encode_seconds: _Optional[float] = ..., precision: _Optional[str] = ..., stop_reason: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...
 
 class SolveResponse(_message.Message):
-    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info", "omega", "best_omega", "tuned_iterations", "capped", "tuner_state")
+    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info", "omega", "best_omega", "tuned_iterations", "capped", "tuner_state", "recycled", "recycle_space", "recycle_bytes")
     X_FIELD_NUMBER: _ClassVar[int]
     CONVERGED_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -184,6 +204,9 @@ class SolveResponse(_message.Message):
     TUNED_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     CAPPED_FIELD_NUMBER: _ClassVar[int]
     TUNER_STATE_FIELD_NUMBER: _ClassVar[int]
+    RECYCLED_FIELD_NUMBER: _ClassVar[int]
+    RECYCLE_SPACE_FIELD_NUMBER: _ClassVar[int]
+    RECYCLE_BYTES_FIELD_NUMBER: _ClassVar[int]
     x: _tensor_pb2.Tensor
     converged: bool
     iterations: int
@@ -199,4 +222,7 @@ class SolveResponse(_message.Message):
     tuned_iterations: int
     capped: bool
     tuner_state: TunerState
-    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ..., omega: _Optional[float] = ..., best_omega: _Optional[float] = ..., tuned_iterations: _Optional[int] = ..., capped: _Optional[bool] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ...) -> None: ...
+    recycled: bool
+    recycle_space: RecycleSpace
+    recycle_bytes: int
+    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ..., omega: _Optional[float] = ..., best_omega: _Optional[float] = ..., tuned_iterations: _Optional[int] = ..., capped: _Optional[bool] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., recycled: _Optional[bool] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., recycle_bytes: _Optional[int] = ...) -> None: ...
