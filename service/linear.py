@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-import numpy as np
 
 from service import metrics, tuner_state, validation
 from service.config import ServerConfig
@@ -180,8 +179,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 response.recycle_bytes = space.nbytes()
                 if problem.return_recycle_space:
                     response.recycle_space.kind = space.kind
-                    to_tensor(_host(space.u), response.recycle_space.u)
-                    to_tensor(_host(space.c), response.recycle_space.c)
+                    to_tensor(backend.to_host(space.u), response.recycle_space.u)
+                    to_tensor(backend.to_host(space.c), response.recycle_space.c)
         to_tensor(result.x, response.x)
         info = response.info
         info.backend = result.backend
@@ -194,10 +193,6 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         info.compute_seconds = result.seconds
         info.encode_seconds = time.perf_counter() - encode_start
         return response, space
-
-
-def _host(array: Any) -> np.ndarray:
-    return np.asarray(array.get() if hasattr(array, "get") else array)
 
 
 def _recycling_options(problem: validation.SolveProblem, same_matrix: bool) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def to_proto(state: dict, out: linear_pb2.TunerState, key: bytes = b"") -> None:
     out.kind = state["kind"]
     out.seed = int(state["seed"])
     out.step = int(state["step"])
-    out.iterations_sum = float(state["iterations_sum"])
+    out.iterations_sum = float(state.get("iterations_sum", 0.0))  # Tsallis-INF's only
     for name in _LISTS:
         if name in state:
             getattr(out, name).extend(float(v) for v in state[name])

@@ -198,6 +198,44 @@ def minres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
     return KernelOutcome(x, maxiter, maxiter + 1, "max_iterations")
 
 
+def to_host64(v: Any) -> np.ndarray:
+    """A small device or host array as float64 on the host."""
+    return np.asarray(v.get() if hasattr(v, "get") else v, dtype=np.float64)
+
+
+def arnoldi_step(xp: ModuleType, rows: Any, w: Any) -> np.ndarray:
+    """Orthogonalises w (in place) against the orthonormal `rows` by classical
+    Gram-Schmidt applied twice; returns the coefficients with ||w|| appended, on the
+    host. h and ||w||^2 reach the host together: one copy per step on a GPU."""
+    h = rows @ w
+    w -= rows.T @ h
+    h2 = rows @ w
+    w -= rows.T @ h2
+    h += h2
+    col = to_host64(xp.concatenate((h, xp.dot(w, w)[None])))
+    col[-1] = math.sqrt(max(col[-1], 0.0))
+    return col
+
+
+def givens_step(col: np.ndarray, cs: np.ndarray, sn: np.ndarray, g: np.ndarray,
+                j: int) -> float:
+    """Column j of an upper Hessenberg least-squares problem: applies the j earlier
+    rotations to `col` in place, then the one that zeroes col[j + 1], and rotates the
+    right-hand side g. Returns the new diagonal entry (0: the matrix is singular)."""
+    for i in range(j):
+        t = cs[i] * col[i] + sn[i] * col[i + 1]
+        col[i + 1] = -sn[i] * col[i] + cs[i] * col[i + 1]
+        col[i] = t
+    denom = math.hypot(col[j], col[j + 1])
+    if denom == 0.0:
+        return 0.0
+    cs[j], sn[j] = col[j] / denom, col[j + 1] / denom
+    col[j], col[j + 1] = denom, 0.0
+    g[j + 1] = -sn[j] * g[j]
+    g[j] = cs[j] * g[j]
+    return denom
+
+
 def gmres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
           xp: ModuleType, restart: int = 30) -> KernelOutcome:
     """Restarted GMRES(restart), right-preconditioned, so the estimate is the true 2-norm."""
@@ -226,30 +264,12 @@ def gmres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: C
             w = A @ _apply(M, basis[j])
             matvecs += 1
             iterations += 1
-            v = basis[: j + 1]
-            h = v @ w
-            w -= v.T @ h
-            h2 = v @ w
-            w -= v.T @ h2
-            h += h2
-            # h and ||w||^2 reach the host together: one copy per step on a GPU.
-            packed = xp.concatenate((h, xp.dot(w, w)[None]))
-            col = np.asarray(packed.get() if hasattr(packed, "get") else packed,
-                             dtype=np.float64)
-            hn = math.sqrt(max(col[j + 1], 0.0))
-            col[j + 1] = hn
-            for i in range(j):
-                t = cs[i] * col[i] + sn[i] * col[i + 1]
-                col[i + 1] = -sn[i] * col[i] + cs[i] * col[i + 1]
-                col[i] = t
-            denom = math.hypot(col[j], col[j + 1])
+            col = arnoldi_step(xp, basis[: j + 1], w)
+            hn = col[j + 1]
+            denom = givens_step(col, cs, sn, g, j)
             if denom == 0.0:
                 breakdown = "breakdown: matrix is singular on the Krylov space"
                 break
-            cs[j], sn[j] = col[j] / denom, col[j + 1] / denom
-            col[j], col[j + 1] = denom, 0.0
-            g[j + 1] = -sn[j] * g[j]
-            g[j] = cs[j] * g[j]
             hess[: j + 2, j] = col
             k = j + 1
             # A happy breakdown (hn ~ 0) means the solution lies in the current space.

@@ -25,7 +25,17 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from solvers.linear.krylov import Check, KernelOutcome, Precond, _apply, _dot, _norm
+from solvers.linear.krylov import (
+    Check,
+    KernelOutcome,
+    Precond,
+    _apply,
+    _dot,
+    _norm,
+    arnoldi_step,
+    givens_step,
+    to_host64,
+)
 
 DEFAULT_RESTART = 40
 DEFAULT_RECYCLE = 20
@@ -46,10 +56,6 @@ class RecycleSpace:
 
     def nbytes(self) -> int:
         return int(self.u.nbytes + self.c.nbytes)
-
-
-def _host(xp: ModuleType, v: Any) -> np.ndarray:
-    return np.asarray(v.get() if hasattr(v, "get") else v, dtype=np.float64)
 
 
 def _real_basis(vectors: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
@@ -88,18 +94,13 @@ def adopt(space: RecycleSpace, A: Any, xp: ModuleType,
     if space.kind == "gcrodr":
         # QR of C^T: C = R^T Q^T, so Q^T = R^-T C and U <- R^-T U keeps C = A U.
         q, r = xp.linalg.qr(c.T)
-        r_host = _host(xp, r)
+        r_host = to_host64(r)
         if np.min(np.abs(np.diag(r_host))) <= 1e-12 * np.max(np.abs(np.diag(r_host))):
             raise np.linalg.LinAlgError("recycle space collapsed under the new matrix")
         rinv = xp.asarray(scipy.linalg.inv(r_host), dtype=space.u.dtype)
         return RecycleSpace((space.u.T @ rinv).T.copy(), q.T.copy(), space.kind), space.k
-    # Deflated CG wants U A U^T = I: Cholesky of the new Gram matrix.
-    gram = _host(xp, space.u @ c.T)
-    gram = 0.5 * (gram + gram.T)
-    chol = np.linalg.cholesky(gram)  # LinAlgError if A lost definiteness on U
-    linv = xp.asarray(scipy.linalg.solve_triangular(chol, np.eye(space.k), lower=True),
-                      dtype=space.u.dtype)
-    return RecycleSpace((linv @ space.u).copy(), (linv @ c).copy(), space.kind), space.k
+    # Deflated CG wants U A U^T = I under the new matrix.
+    return _a_orthonormal(xp, RecycleSpace(space.u, c, space.kind)), space.k
 
 
 def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
@@ -122,6 +123,8 @@ def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
         r -= space.c.T @ coef
         k = space.k
     basis = xp.empty((m + 1, n), dtype=dtype)
+    # With a preconditioner, the rows M v: applied once each, not again for x and U.
+    preconditioned = None if M is None else xp.empty((m, n), dtype=dtype)
     while True:
         beta = _norm(xp, r)
         if beta <= tol:
@@ -143,35 +146,22 @@ def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
         breakdown = ""
         for j in range(steps):
             check()
-            w = A @ _apply(M, basis[kc + j])
+            z = basis[kc + j] if M is None else M(basis[kc + j])
+            if preconditioned is not None:
+                preconditioned[j] = z  # M v, kept for the update and the Ritz step
+            w = A @ z
             matvecs += 1
             iterations += 1
-            v = basis[: kc + j + 1]
-            h = v @ w
-            w -= v.T @ h
-            h2 = v @ w
-            w -= v.T @ h2
-            h += h2
-            packed = xp.concatenate((h, xp.dot(w, w)[None]))
-            col_all = _host(xp, packed)
+            col_all = arnoldi_step(xp, basis[: kc + j + 1], w)
             bmat[:, j] = col_all[:kc]
             col = col_all[kc:]
-            hn = math.sqrt(max(col[j + 1], 0.0))
-            col[j + 1] = hn
-            hess[: j + 2, j] = col
+            hn = col[j + 1]
+            hess[: j + 2, j] = col  # the harmonic Ritz step needs Hbar unrotated
             rot = col.copy()
-            for i in range(j):
-                t = cs[i] * rot[i] + sn[i] * rot[i + 1]
-                rot[i + 1] = -sn[i] * rot[i] + cs[i] * rot[i + 1]
-                rot[i] = t
-            denom = math.hypot(rot[j], rot[j + 1])
+            denom = givens_step(rot, cs, sn, g, j)
             if denom == 0.0:
                 breakdown = "breakdown: matrix is singular on the Krylov space"
                 break
-            cs[j], sn[j] = rot[j] / denom, rot[j + 1] / denom
-            g[j + 1] = -sn[j] * g[j]
-            g[j] = cs[j] * g[j]
-            rot[j] = denom
             tri[: j + 1, j] = rot[: j + 1]
             done = j + 1
             # Stored before any exit: the harmonic Ritz step below uses V_{j+1}.
@@ -183,31 +173,30 @@ def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
             return KernelOutcome(x, iterations, matvecs, breakdown or "breakdown"), space
         y2 = scipy.linalg.solve_triangular(tri[:done, :done], g[:done])
         y2_dev = xp.asarray(y2, dtype=dtype)
-        vj = basis[kc: kc + done]
-        x += _apply(M, vj.T @ y2_dev)
+        # W = M V: the directions in solution space (right preconditioning).
+        w_rows = basis[kc: kc + done] if preconditioned is None else preconditioned[:done]
+        x += w_rows.T @ y2_dev
         if kc:
             x -= space.u.T @ xp.asarray(bmat[:, :done] @ y2, dtype=dtype)  # type: ignore[union-attr]
         # The true residual each cycle (one product per m - k steps): the recurrence
         # r = V (beta e1 - Hbar y) drifts once C's orthogonality is only approximate.
         r = b - A @ x
         matvecs += 1
-        space = _harmonic_ritz(xp, basis, hess, bmat, space, kc, done, k, M)
+        space = _harmonic_ritz(xp, basis, w_rows, hess, bmat, space, kc, done, k)
         if breakdown:
             return KernelOutcome(x, iterations, matvecs, breakdown), space
 
 
-def _harmonic_ritz(xp: ModuleType, basis: Any, hess: np.ndarray, bmat: np.ndarray,
-                   space: RecycleSpace | None, kc: int, done: int, k: int,
-                   M: Precond) -> RecycleSpace | None:
+def _harmonic_ritz(xp: ModuleType, basis: Any, w_rows: Any, hess: np.ndarray,
+                   bmat: np.ndarray, space: RecycleSpace | None, kc: int, done: int,
+                   k: int) -> RecycleSpace | None:
     """The next recycle space from the cycle just finished: the harmonic Ritz vectors of
     least magnitude of A on span(W), W = [U; M V], from G^T G z = theta G^T Vhat^T W z
     with A W = Vhat G (Parks et al. 2006, sec. 2.4)."""
     dtype = basis.dtype
     vhat = basis[: kc + done + 1]
-    vj = basis[kc: kc + done]
-    w_rows = vj if M is None else xp.stack([M(v) for v in vj])
     if kc:
-        unorm = _host(xp, xp.linalg.norm(space.u, axis=1))  # type: ignore[union-attr]
+        unorm = to_host64(xp.linalg.norm(space.u, axis=1))  # type: ignore[union-attr]
         d = 1.0 / unorm
         uhat = space.u * xp.asarray(d, dtype=dtype)[:, None]  # type: ignore[union-attr]
         w_all = xp.concatenate((uhat, w_rows))
@@ -221,7 +210,7 @@ def _harmonic_ritz(xp: ModuleType, basis: Any, hess: np.ndarray, bmat: np.ndarra
     gmat[:kc, :kc] = np.diag(d)
     gmat[:kc, kc:] = bmat[:, :done]
     gmat[kc:, kc:] = hess[: done + 1, :done]
-    vw = _host(xp, vhat @ w_all.T)  # (mm + 1, mm)
+    vw = to_host64(vhat @ w_all.T)  # (mm + 1, mm)
     lhs = gmat.T @ gmat
     rhs = gmat.T @ vw
     try:
@@ -258,7 +247,6 @@ def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, ch
     r = b - A @ x
     matvecs = 1
     if space is not None and space.k:
-        space = _a_orthonormal(xp, space)
         coef = space.u @ r
         x += space.u.T @ coef
         r -= space.c.T @ coef
@@ -308,8 +296,9 @@ def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, ch
 def _a_orthonormal(xp: ModuleType, space: RecycleSpace) -> RecycleSpace:
     """U A U^T = I to working precision (the directions assume it exactly): measured,
     a harvested space off by 2e-7 stalled deflated CG, and one pass of this fixed it.
-    No product with A: C = A U is transformed alongside U."""
-    gram = _host(xp, space.u @ space.c.T)
+    No product with A: C = A U is transformed alongside U. LinAlgError when A is not
+    positive definite on U."""
+    gram = to_host64(space.u @ space.c.T)
     gram = 0.5 * (gram + gram.T)
     chol = np.linalg.cholesky(gram)
     linv = xp.asarray(scipy.linalg.solve_triangular(chol, np.eye(space.k), lower=True),
@@ -334,9 +323,9 @@ def _ritz(xp: ModuleType, space: RecycleSpace | None, kept_p: list[Any], kept_ap
         return space
     if z.shape[0] <= k and space is not None:
         return space
-    za = _host(xp, z @ az.T)
+    za = to_host64(z @ az.T)
     za = 0.5 * (za + za.T)
-    zz = _host(xp, z @ z.T)
+    zz = to_host64(z @ z.T)
     zz = 0.5 * (zz + zz.T)
     # The pencil (Z A Z^T, Z Z^T) on the numerically independent part of Z: whiten by
     # the A-Gram matrix (positive definite for SPD A), then the Ritz values of least
@@ -350,7 +339,8 @@ def _ritz(xp: ModuleType, space: RecycleSpace | None, kept_p: list[Any], kept_ap
     take = min(k, y.shape[1])
     coeff = whiten @ y[:, ::-1][:, :take]  # columns A-orthonormal: coeff^T ZA coeff = I
     coeff_dev = xp.asarray(coeff.T, dtype=z.dtype)
-    u_new = coeff_dev @ z
-    c_new = coeff_dev @ az
-    return RecycleSpace(xp.ascontiguousarray(u_new), xp.ascontiguousarray(c_new),
-                        "recycled_cg")
+    # coeff makes U A U^T = I only to the accuracy of the Gram matrices: finish exactly.
+    try:
+        return _a_orthonormal(xp, RecycleSpace(coeff_dev @ z, coeff_dev @ az, "recycled_cg"))
+    except np.linalg.LinAlgError:
+        return space

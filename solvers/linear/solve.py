@@ -231,7 +231,7 @@ def solve(
                 raise SolverInputError("recycle", f"recycle must lie in [1, n], got {recycle}")
             precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen)
             used_preconditioner = preconditioner
-            kernel, _ = _recycling_kernel(chosen, a_dev, backend, dtype, restart,
+            kernel = _recycling_kernel(chosen, a_dev, backend, dtype, restart,
                                                        recycle, recycle_space, same_matrix,
                                                        extra)
         elif chosen == "ssor_cg":
@@ -287,11 +287,11 @@ def solve(
 
 def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype,
                       restart: int, recycle: int, space: recycling.RecycleSpace | None,
-                      same_matrix: bool, extra: dict[str, Any]) -> tuple[Callable[..., Any], int]:
-    """A kernel that threads the recycle space through the columns of b and leaves the
-    last one in extra["recycle_space"]. An incoming space of another kind or size, or
-    one the new matrix collapses, is dropped (extra["recycled"] says whether one was
-    used)."""
+                      same_matrix: bool, extra: dict[str, Any]) -> Callable[..., Any]:
+    """A kernel that threads the recycle space through the columns of b in
+    extra["recycle_space"], where the last one stays. A space of another kind or size
+    is refused; one the new matrix collapses is dropped (extra["recycled"] says
+    whether one was used, extra["recycle_setup_matvecs"] what moving it cost)."""
     xp = backend.xp
     setup = 0
     extra["recycled"] = False
@@ -308,22 +308,19 @@ def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype
         except np.linalg.LinAlgError:
             space, setup = None, space.k
     extra["recycle_setup_matvecs"] = setup
-    holder = {"space": space}
+    extra["recycle_space"] = space
 
     def kernel(A: Any, b: Any, x: Any, M: Any, tol: float, maxiter: int,
                check: Callable[[], None], xp: Any) -> krylov.KernelOutcome:
         if method == "gcrodr":
-            outcome, new = recycling.gcrodr(A, b, x, M, tol, maxiter, check, xp, restart,
-                                            recycle, holder["space"])
+            outcome, extra["recycle_space"] = recycling.gcrodr(
+                A, b, x, M, tol, maxiter, check, xp, restart, recycle, extra["recycle_space"])
         else:
-            outcome, new = recycling.recycled_cg(A, b, x, M, tol, maxiter, check, xp,
-                                                 recycle, holder["space"])
-        holder["space"] = new
-        extra["recycle_space"] = new
+            outcome, extra["recycle_space"] = recycling.recycled_cg(
+                A, b, x, M, tol, maxiter, check, xp, recycle, extra["recycle_space"])
         return outcome
 
-    extra["recycle_space"] = space
-    return kernel, setup
+    return kernel
 
 
 def _direct(a_host: Any, a_dev: Any, b_dev: Any, x_dev: Any, backend: Backend,

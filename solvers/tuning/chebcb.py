@@ -46,7 +46,6 @@ class ChebCB:
         self.gram = np.broadcast_to(np.eye(d) * ridge, (k, d, d)).copy()
         self.moment = np.zeros((k, d))
         self.step = 0
-        self.iterations_sum = 0.0
         self.warmup = int(warmup)
         self.gamma_scale = float(gamma_scale)
         self.range: tuple[float, float] | None = None
@@ -90,7 +89,6 @@ class ChebCB:
                context: float | None = None) -> None:
         contextual = self._contextual(context)
         self.step += 1
-        self.iterations_sum += float(iterations)
         if contextual:
             phi = self._features(float(context))
             self.gram[arm] += np.outer(phi, phi)
@@ -111,7 +109,7 @@ class ChebCB:
 
     def state(self) -> dict:
         return {"kind": self.kind, "version": g.STATE_VERSION, "grid": self.grid.tolist(),
-                "seed": self.seed, "step": self.step, "iterations_sum": self.iterations_sum,
+                "seed": self.seed, "step": self.step,
                 "warmup": self.warmup, "gamma_scale": self.gamma_scale,
                 "range": list(self.range) if self.range is not None else None,
                 "seen": list(self.seen), "gram": self.gram.reshape(-1).tolist(),
@@ -125,7 +123,6 @@ class ChebCB:
                     warmup=g.count(state, "warmup", 1, 10_000), gamma_scale=gamma_scale)
         k, d = tuner.grid.size, DEGREE + 1
         tuner.step = g.count(state, "step")
-        tuner.iterations_sum = g.positive(state, "iterations_sum")
         if state.get("range") is not None:
             tuner.range = _check_range(state["range"])
         seen = state.get("seen")
