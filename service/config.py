@@ -22,6 +22,7 @@ class Limits:
     max_restart: int = 1000
     max_solve_seconds: float = 3600.0
     max_queue: int = 64
+    max_batch: int = 10_000
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """solverd.v1.LinearSolver: decode, validate, solve on a worker, encode.
 
 Solve is one call; SolveSequence keeps a tuner (and the last matrix) for the life
-of a stream. Both share `_execute`.
+of a stream; SolveBatch orders N related systems and streams their answers. All
+share `_execute`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
@@ -27,10 +28,22 @@ from solverd.wire import DecodedMessage
 from solvers import linear
 from solvers.backend import get_backend
 from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
+from solvers.linear.carry import RecycleCarry
+from solvers.linear.ordering import order_by
 from solvers.linear.sequence import SequenceStep, SolverSequence
 
 # Solver argument names that differ from the request's field names.
 _FIELD_OF_ARGUMENT = {"maxiter": "max_iterations", "state": "tuner_state"}
+
+
+@dataclass
+class BatchState:
+    """What a SolveBatch call carries from one system to the next."""
+
+    problem: validation.BatchProblem | None = None
+    order: list[int] = field(default_factory=list)
+    carry: RecycleCarry = field(default_factory=RecycleCarry)
+    previous_x: Any = None
 
 
 @dataclass
@@ -40,7 +53,7 @@ class StreamState:
     sequence: SolverSequence | None = None
     previous_a: Any = None
     first: validation.SolveProblem | None = None
-    recycle_space: Any = None  # GCRO-DR / recycled CG: kept for the stream's life
+    carry: RecycleCarry = field(default_factory=RecycleCarry)  # GCRO-DR / recycled CG
 
 
 class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
@@ -82,20 +95,69 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             else:  # the stream's first request fixes how it is solved
                 problem.method, problem.tuner = stream.first.method, stream.first.tuner
                 problem.recycle = stream.first.recycle
-            space = stream.recycle_space
-            # A matrix of another size starts the recycling afresh.
-            if space is not None and space.u.shape[1] == problem.a.shape[0]:
-                problem.recycle_space = space
+            if problem.method in validation.RECYCLING_METHODS:
+                problem.recycle_space = stream.carry.offer(problem.a)
             sequence = stream.sequence
         if problem.tuner != "none" and sequence is None:
             sequence = self._new_sequence(problem)
             if stream is not None:
                 stream.sequence = sequence
-        response, space = await self._execute(problem, sequence, context, labels,
-                                              time.perf_counter() - started, same_matrix)
-        if stream is not None:
-            stream.recycle_space = space
+        response, result = await self._execute(problem, sequence, context, labels,
+                                               time.perf_counter() - started, same_matrix)
+        if stream is not None and problem.method in validation.RECYCLING_METHODS:
+            stream.carry.record(problem.a, result.matvecs, bool(result.extra.get("recycled")),
+                                result.extra.get("recycle_space"))
         return response
+
+    async def SolveBatch(self, request: DecodedMessage | Undecodable,
+                         context: grpc.aio.ServicerContext
+                         ) -> AsyncIterator[linear_pb2.SolveBatchResponse]:
+        batch = BatchState()
+        for position in range(self.config.limits.max_batch):
+            yield await run_rpc("SolveBatch", request, context,
+                                functools.partial(self._batch_step, request, context, batch,
+                                                  position),
+                                count_request=position == 0)
+            if position + 1 >= batch.problem.count:  # type: ignore[union-attr]
+                return
+
+    async def _batch_step(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
+                          batch: BatchState, position: int,
+                          labels: dict[str, str]) -> linear_pb2.SolveBatchResponse:
+        started = time.perf_counter()
+        if batch.problem is None:
+            try:
+                batch.problem = validation.batch_request(request, self.config.limits)
+            except validation.ValidationError as exc:
+                raise invalid_argument(exc.violations) from None
+            batch.order = await self._batch_order(batch.problem)
+        plan = batch.problem
+        index = batch.order[position]
+        a = plan.matrix(index)
+        problem = replace(plan.template, a=a, b=plan.rhs(index))
+        if plan.warm_start and batch.previous_x is not None:
+            problem.x0 = batch.previous_x
+        recycling = problem.method in validation.RECYCLING_METHODS
+        if recycling:
+            problem.recycle_space = batch.carry.offer(a)
+        same_matrix = plan.values is None and problem.recycle_space is not None
+        response, result = await self._execute(problem, None, context, labels,
+                                               time.perf_counter() - started, same_matrix)
+        if recycling:
+            batch.carry.record(a, result.matvecs, bool(result.extra.get("recycled")),
+                               result.extra.get("recycle_space"))
+        batch.previous_x = result.x
+        return linear_pb2.SolveBatchResponse(index=index, position=position, result=response)
+
+    async def _batch_order(self, plan: validation.BatchProblem) -> list[int]:
+        if plan.order == "input" or plan.count < 3:
+            return list(range(plan.count))
+        feats = plan.features if plan.order == "features" else plan.values
+        try:
+            order, _ = await self.pools["cpu"].run(functools.partial(order_by, feats))
+        except QueueFull as exc:
+            raise resource_exhausted(str(exc), retry_after=0.5) from None
+        return order
 
     def _new_sequence(self, problem: validation.SolveProblem) -> SolverSequence:
         options: dict[str, Any] = {}
@@ -115,6 +177,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                        context: grpc.aio.ServicerContext, labels: dict[str, str],
                        decode_seconds: float,
                        same_matrix: bool = False) -> tuple[linear_pb2.SolveResponse, Any]:
+        """Runs one solve on a worker; the response and the solver's result."""
         labels["method"] = problem.method
         omega = problem.omega or 1.0
         try:
@@ -192,7 +255,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         info.queue_seconds = queued
         info.compute_seconds = result.seconds
         info.encode_seconds = time.perf_counter() - encode_start
-        return response, space
+        return response, result
 
 
 def _recycling_options(problem: validation.SolveProblem, same_matrix: bool) -> dict[str, Any]:

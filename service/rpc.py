@@ -53,12 +53,15 @@ class StopSignal:
 
 
 async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
-                  body: Callable[[dict[str, str]], Awaitable[M]]) -> M:
-    """Runs `body`, records the call's metrics, and turns failures into rich statuses."""
+                  body: Callable[[dict[str, str]], Awaitable[M]],
+                  count_request: bool = True) -> M:
+    """Runs `body`, records the call's metrics, and turns failures into rich statuses.
+    `count_request`: False for the later responses of one request (SolveBatch)."""
     labels = {"method": "", "backend": ""}
     start = time.perf_counter()
     metrics.INFLIGHT.labels(rpc).inc()
-    metrics.PAYLOAD_BYTES.labels(rpc, "request").observe(request.ByteSize())
+    if count_request:
+        metrics.PAYLOAD_BYTES.labels(rpc, "request").observe(request.ByteSize())
     code = grpc.StatusCode.OK
     try:
         if isinstance(request, Undecodable):

@@ -9,6 +9,7 @@ matrix declared with three values is refused without allocating anything.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from solverd.tensors import DTYPE_TO_NUMPY
 from solverd.v1 import linear_pb2, tensor_pb2
 from solverd.wire import DecodedMessage
 from solvers.linear.recycling import DEFAULT_RECYCLE, RecycleSpace
-from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS
+from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS, is_symmetric
 
 FLOATS = (tensor_pb2.DTYPE_FLOAT64, tensor_pb2.DTYPE_FLOAT32)
 INDICES = (tensor_pb2.DTYPE_INT32, tensor_pb2.DTYPE_INT64)
@@ -420,3 +421,154 @@ def solve_request(decoded: DecodedMessage, limits: Limits,
     return SolveProblem(a=a, b=b, x0=x0, method=method, preconditioner=preconditioner,
                         rtol=rtol, atol=atol, maxiter=maxiter, restart=req.restart,
                         device=device, precision=precision, **tuning, **recycling)
+
+
+ORDER_NAMES = {linear_pb2.BATCH_ORDER_AUTO: "auto", linear_pb2.BATCH_ORDER_INPUT: "input",
+               linear_pb2.BATCH_ORDER_VALUES: "values",
+               linear_pb2.BATCH_ORDER_FEATURES: "features"}
+
+
+@dataclass
+class BatchProblem:
+    """A validated SolveBatch: `template` holds the options (and system 0's A and b);
+    `matrix(i)` and `rhs(i)` give system i."""
+
+    template: SolveProblem
+    count: int
+    values: np.ndarray | None  # (N, nnz): each system's stored entries on a's pattern
+    b: np.ndarray  # (N, n), or (n,) shared
+    features: np.ndarray | None
+    order: str  # "input", "values" or "features" (auto resolved)
+    warm_start: bool
+    build: Callable[[np.ndarray], np.ndarray | sp.csr_matrix]
+
+    def matrix(self, i: int) -> np.ndarray | sp.csr_matrix:
+        return self.template.a if self.values is None else self.build(self.values[i])
+
+    def rhs(self, i: int) -> np.ndarray:
+        return self.b if self.b.ndim == 1 else self.b[i]
+
+
+def _pattern(msg: tensor_pb2.Matrix, n: int, v: Violations, limits: Limits
+             ) -> tuple[Callable[[np.ndarray], np.ndarray | sp.csr_matrix], int]:
+    """A builder of the matrix with a's pattern and given stored values, and the
+    number of stored values. Called after `matrix` accepted `a`."""
+    kind = msg.WhichOneof("format")
+    if kind == "dense":
+        return (lambda values: values.reshape(n, n)), n * n
+    if kind == "csr":
+        indptr = tensor(msg.csr.indptr, "a.csr.indptr", v, dtypes=INDICES, ndims=(1,),
+                        max_elements=n + 1)
+        indices = tensor(msg.csr.indices, "a.csr.indices", v, dtypes=INDICES, ndims=(1,),
+                         max_elements=limits.max_nonzeros)
+        assert indptr is not None and indices is not None
+        canonical = sp.csr_matrix((np.empty(indices.shape[0]), indices, indptr),
+                                  shape=(n, n)).has_canonical_format
+
+        def csr(values: np.ndarray) -> sp.csr_matrix:
+            m = sp.csr_matrix((values, indices, indptr), shape=(n, n))
+            if not canonical:
+                m = m.copy()
+                m.sum_duplicates()
+            return m
+
+        return csr, int(indices.shape[0])
+    row = tensor(msg.coo.row, "a.coo.row", v, dtypes=INDICES, ndims=(1,),
+                 max_elements=limits.max_nonzeros)
+    col = tensor(msg.coo.col, "a.coo.col", v, dtypes=INDICES, ndims=(1,),
+                 max_elements=limits.max_nonzeros)
+    assert row is not None and col is not None
+    return (lambda values: sp.coo_matrix((values, (row, col)), shape=(n, n)).tocsr()), \
+        int(row.shape[0])
+
+
+def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
+    """The validated batch, or ValidationError naming every bad field."""
+    req: linear_pb2.SolveBatchRequest = decoded.message  # type: ignore[assignment]
+    v = Violations(decoded)
+    method = _enum(req.method, METHOD_NAMES, "method", v)
+    preconditioner = _enum(req.preconditioner, PRECONDITIONER_NAMES, "preconditioner", v)
+    device = _enum(req.device, DEVICE_NAMES, "device", v)
+    precision = _enum(req.precision, PRECISION_NAMES, "precision", v)
+    order = _enum(req.order, ORDER_NAMES, "order", v)
+    rtol = _tolerance(req, "rtol", 1e-5, v)  # type: ignore[arg-type]
+    atol = _tolerance(req, "atol", 0.0, v)  # type: ignore[arg-type]
+    if req.max_iterations < 0 or req.max_iterations > limits.max_iterations:
+        v.add("max_iterations", f"must be in [0, {limits.max_iterations}], "
+                                f"got {req.max_iterations}")
+    if req.restart < 0 or req.restart > limits.max_restart:
+        v.add("restart", f"must be in [0, {limits.max_restart}], got {req.restart}")
+    if req.recycle > limits.max_restart:
+        v.add("recycle", f"must be in [0, {limits.max_restart}], got {req.recycle}")
+    a = matrix(req.a, "a", v, limits) if req.HasField("a") else None
+    if not req.HasField("a"):
+        v.add("a", "required")
+    v.raise_if_any()
+    assert a is not None
+    n = a.shape[0]
+    build, nnz = _pattern(req.a, n, v, limits)
+    values = None
+    if req.HasField("values"):
+        values = tensor(req.values, "values", v, dtypes=FLOATS, ndims=(2,),
+                        max_elements=limits.max_nonzeros)
+        if values is not None:
+            if values.shape[1] != nnz:
+                v.add("values.shape", f"must be [N, {nnz}] (a's stored entries), "
+                                      f"got {list(values.shape)}")
+            else:
+                _finite(values, "values.data", v)
+    b = None
+    if not req.HasField("b"):
+        v.add("b", "required")
+    else:
+        b = tensor(req.b, "b", v, dtypes=FLOATS, ndims=(1, 2),
+                   max_elements=limits.max_rows * limits.max_batch)
+    v.raise_if_any()
+    assert b is not None
+    count = values.shape[0] if values is not None else (b.shape[0] if b.ndim == 2 else 1)
+    if b.shape[-1] != n:
+        v.add("b.shape", f"must end with n = {n} to match A, got {list(b.shape)}")
+    elif b.ndim == 2 and b.shape[0] != count:
+        v.add("b.shape", f"must be [{count}, {n}] (one row per matrix of values) or "
+                         f"[{n}], got {list(b.shape)}")
+    else:
+        _finite(b, "b.data", v)
+    if not 1 <= count <= limits.max_batch:
+        v.add("values.shape" if values is not None else "b.shape",
+              f"{count} systems outside [1, {limits.max_batch}]")
+    features = None
+    if req.HasField("features"):
+        features = tensor(req.features, "features", v, dtypes=FLOATS, ndims=(2,),
+                          max_elements=limits.max_nonzeros)
+        if features is not None:
+            if features.shape[0] != count:
+                v.add("features.shape", f"must have one row per system ({count}), "
+                                        f"got {list(features.shape)}")
+            else:
+                _finite(features, "features.data", v)
+    if order == "features" and features is None:
+        v.add("order", "BATCH_ORDER_FEATURES needs `features`")
+    if order == "values" and values is None:
+        v.add("order", "BATCH_ORDER_VALUES needs `values` (one matrix has nothing to sort)")
+    if order == "auto":
+        order = "features" if features is not None else "values" if values is not None \
+            else "input"
+    v.raise_if_any()
+    first = build(values[0]) if values is not None else a
+    if method == "auto":
+        method = "recycled_cg" if _spd_looking(first) else "gcrodr"
+    if req.recycle and method not in RECYCLING_METHODS:
+        v.add("recycle", f"applies to gcrodr and recycled_cg only, not {method}")
+    v.raise_if_any()
+    maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
+    template = SolveProblem(a=first, b=b if b.ndim == 1 else b[0], x0=None, method=method,
+                            preconditioner=preconditioner, rtol=rtol, atol=atol,
+                            maxiter=maxiter, restart=req.restart, device=device,
+                            precision=precision, recycle=req.recycle or DEFAULT_RECYCLE)
+    return BatchProblem(template=template, count=count, values=values, b=b,
+                        features=features, order=order, warm_start=req.warm_start,
+                        build=build)
+
+
+def _spd_looking(a: np.ndarray | sp.csr_matrix) -> bool:
+    return is_symmetric(a) and bool(np.all(a.diagonal() > 0))

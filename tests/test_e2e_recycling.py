@@ -80,3 +80,14 @@ def test_a_space_that_does_not_fit_is_refused(client: Client) -> None:
     with pytest.raises(InvalidArgument) as info:
         client.solve(MATS[0], B, method="gcrodr", recycle_space=space)
     assert any(f.startswith("recycle_space.c") for f in info.value.fields)
+
+
+def test_stream_drops_the_space_when_the_pattern_changes(client: Client) -> None:
+    import scipy.sparse as sp
+
+    other = sp.csr_matrix(MATS[1] + sp.eye(400, k=5) * 1e-3)
+    with client.sequence(method="gcrodr", rtol=1e-9, stream=True) as seq:
+        results = [seq.solve(a, B) for a in (MATS[0], other, MATS[2], MATS[3])]
+    assert [r.recycled for r in results] == [False, False, False, True]
+    for a, r in zip((MATS[0], other, MATS[2], MATS[3]), results, strict=True):
+        _check(a, r)

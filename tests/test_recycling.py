@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from solvers import SolverInputError
 from solvers.linear import recycling, solve
 
-from problems import darcy_2d, gaussian_random_field
+from problems import darcy_2d, gaussian_random_field, poisson_2d
 
 
 def _darcy_sequence(count: int, k: int = 24, skew: bool = False, seed: int = 0) -> list:
@@ -83,3 +84,37 @@ def test_non_convergence_is_a_result() -> None:
     a = _darcy_sequence(1)[0]
     r = solve(a, np.ones(a.shape[0]), method="gcrodr", rtol=1e-12, maxiter=15)
     assert not r.converged and r.iterations <= 16
+
+
+def test_carry_drops_on_a_new_pattern_and_when_it_stops_helping() -> None:
+    from solvers.linear.carry import RecycleCarry, same_pattern
+    from solvers.linear.recycling import RecycleSpace
+
+    a = poisson_2d(8)
+    b = (a + sp.eye(64, k=2)).tocsr()
+    assert same_pattern(a, a.copy()) and not same_pattern(a, b)
+    assert not same_pattern(a, poisson_2d(9)) and same_pattern(np.eye(3), np.ones((3, 3)))
+    space = RecycleSpace(np.ones((2, 64)), np.ones((2, 64)), "gcrodr")
+    carry = RecycleCarry()
+    assert carry.offer(a) is None
+    carry.record(a, 100, False, space)
+    assert carry.offer(a.copy()) is space
+    assert carry.offer(b) is None  # another pattern: dropped
+    carry.record(b, 100, False, space)
+    carry.record(b, 100, True, space)  # no cheaper than fresh: one strike
+    assert carry.offer(b) is space
+    carry.record(b, 90, True, space)  # cheaper: strikes reset
+    carry.record(b, 101, True, space)
+    assert carry.offer(b) is space and carry.drops == 0
+    carry.record(b, 120, True, space)  # two in a row: dropped
+    assert carry.offer(b) is None and carry.drops == 1
+
+
+def test_order_by_starts_at_an_end_and_subsamples() -> None:
+    from solvers.linear.ordering import order_by
+
+    feats = np.array([[2.0], [0.0], [3.0], [1.0], [9.0]])
+    assert order_by(feats) == [4, 2, 0, 3, 1]
+    rng = np.random.default_rng(0)
+    big = np.cumsum(rng.standard_normal((6, 200)), axis=0)  # a random walk: order 0..5
+    assert order_by(big, max_columns=50) in ([0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0])

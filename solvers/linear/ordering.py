@@ -27,3 +27,23 @@ def greedy_order(features: np.ndarray, start: int = 0) -> list[int]:
         visited[current] = True
         order.append(current)
     return order
+
+
+# Above this many columns the distances are taken on an evenly spaced subset: the
+# ordering needs neighbours, not exact distances, and N^2 p flops on 10^6-row
+# matrices would cost more than the solves they save.
+MAX_ORDER_COLUMNS = 65_536
+
+
+def order_by(features: np.ndarray, max_columns: int = MAX_ORDER_COLUMNS) -> list[int]:
+    """greedy_order on at most `max_columns` evenly spaced columns of `features`, from
+    the row farthest from the mean: a path started inside the cloud doubles back."""
+    feats = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    if feats.shape[0] == 0:
+        return []
+    if feats.shape[1] > max_columns:
+        columns = np.linspace(0, feats.shape[1] - 1, max_columns).astype(np.int64)
+        feats = feats[:, columns]
+    centred = feats - feats.mean(axis=0)
+    start = int(np.argmax(np.einsum("ij,ij->i", centred, centred)))
+    return greedy_order(feats, start)

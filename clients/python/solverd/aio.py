@@ -10,11 +10,13 @@ from typing import Any, TypeVar
 import grpc
 
 from solverd.aio_sequence import AsyncSequence, AsyncStreamSequence
+from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
 from solverd.channels import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
     GET_INFO,
     SOLVE,
+    SOLVE_BATCH,
     SOLVE_SEQUENCE,
     backoff_seconds,
     bind,
@@ -45,6 +47,7 @@ class AsyncClient:
         self.retries = retries
         self._solve = bind(self._channel, SOLVE)
         self._solve_stream = bind(self._channel, SOLVE_SEQUENCE)
+        self._solve_batch = bind(self._channel, SOLVE_BATCH)
         self._get_info = bind(self._channel, GET_INFO)
 
     async def solve(self, a: object, b: object, *, timeout: float | None = None,
@@ -54,6 +57,25 @@ class AsyncClient:
         start = time.perf_counter()
         response = await self._call(self._solve, request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
+
+    async def solve_batch(self, matrices: Any, rhs: Any, *, method: str = "auto",
+                          recycle: int | None = None, order: str = "auto",
+                          features: Any = None, progress: Progress = False,
+                          timeout: float | None = None, **options: Any) -> list[SolveResult]:
+        """See `Client.solve_batch`."""
+        parts = batch_requests(matrices, rhs, method=method, recycle=recycle, order=order,
+                               features=features, **options)
+        collector = BatchCollector(batch_size(parts), progress)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        for part in parts:
+            try:
+                call = self._solve_batch(part.request,
+                                         timeout=max(deadline - time.monotonic(), 0))
+                async for decoded in call:
+                    collector.add(part, decoded)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from None
+        return collector.finish()
 
     def sequence(self, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,

@@ -39,6 +39,7 @@ class Rpc:
     serialize: Any
     deserialize: Any
     streaming: bool = False  # both directions streamed (SolveSequence)
+    server_streaming: bool = False  # one request, a stream of answers (SolveBatch)
 
 
 # Solve requests travel as WireMessage (arrays appended with one copy) and answers
@@ -48,6 +49,9 @@ SOLVE = Rpc(method_path(linear_pb2, "LinearSolver", "Solve"), WireMessage.serial
 SOLVE_SEQUENCE = Rpc(method_path(linear_pb2, "LinearSolver", "SolveSequence"),
                      WireMessage.serialize, lambda data: decode(data, linear_pb2.SolveResponse),
                      streaming=True)
+SOLVE_BATCH = Rpc(method_path(linear_pb2, "LinearSolver", "SolveBatch"),
+                  WireMessage.serialize, lambda data: decode(data, linear_pb2.SolveBatchResponse),
+                  server_streaming=True)
 GET_INFO = Rpc(method_path(info_pb2, "ServerInfo", "GetInfo"),
                info_pb2.GetInfoRequest.SerializeToString, info_pb2.GetInfoResponse.FromString)
 
@@ -62,5 +66,6 @@ def open_channel(api: Any, target: str, credentials: grpc.ChannelCredentials | N
 
 
 def bind(channel: Any, rpc: Rpc) -> Any:
-    kind = channel.stream_stream if rpc.streaming else channel.unary_unary
+    kind = (channel.stream_stream if rpc.streaming else
+            channel.unary_stream if rpc.server_streaming else channel.unary_unary)
     return kind(rpc.path, request_serializer=rpc.serialize, response_deserializer=rpc.deserialize)

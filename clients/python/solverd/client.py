@@ -8,11 +8,13 @@ from typing import Any, TypeVar
 
 import grpc
 
+from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
 from solverd.channels import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
     GET_INFO,
     SOLVE,
+    SOLVE_BATCH,
     SOLVE_SEQUENCE,
     backoff_seconds,
     bind,
@@ -50,6 +52,7 @@ class Client:
         self.retries = retries
         self._solve = bind(self._channel, SOLVE)
         self._solve_stream = bind(self._channel, SOLVE_SEQUENCE)
+        self._solve_batch = bind(self._channel, SOLVE_BATCH)
         self._get_info = bind(self._channel, GET_INFO)
 
     def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
@@ -73,6 +76,38 @@ class Client:
         start = time.perf_counter()
         response = self._call(self._solve, request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
+
+    def solve_batch(self, matrices: Any, rhs: Any, *, method: str = "auto",
+                    recycle: int | None = None, order: str = "auto", features: Any = None,
+                    progress: Progress = False, timeout: float | None = None,
+                    **options: Any) -> list[SolveResult]:
+        """Solves N related systems in one call (SolveBatch) and returns the results in
+        input order. The server orders them (greedy nearest neighbour on the matrices'
+        values, or on `features` (N, d) when given), solves them in that order carrying
+        a Krylov recycle space, and streams each result back as it is done.
+
+        matrices: one matrix shared by every system, or a sequence of N matrices
+        (matrices sharing a sparsity pattern travel as one pattern plus values; other
+        patterns go in separate calls). rhs: one vector per system (a sequence or an
+        (N, n) array), or one vector for N matrices. method: "auto" (recycled CG for
+        SPD-looking matrices, else GCRO-DR), "gcrodr", "recycled_cg", or any method
+        of `solve` (then without recycling). order: "auto", "input", "values",
+        "features". progress: True for a bar on stderr, or a callable(done, total).
+        Other options (rtol, atol, max_iterations, restart, preconditioner, device,
+        precision, warm_start) apply to every system.
+        """
+        parts = batch_requests(matrices, rhs, method=method, recycle=recycle, order=order,
+                               features=features, **options)
+        collector = BatchCollector(batch_size(parts), progress)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        for part in parts:
+            try:
+                for decoded in self._solve_batch(part.request,
+                                                 timeout=max(deadline - time.monotonic(), 0)):
+                    collector.add(part, decoded)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from None
+        return collector.finish()
 
     def sequence(self, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,

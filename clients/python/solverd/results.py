@@ -53,6 +53,9 @@ class SolveResult:
     recycled: bool = False
     recycle_space: linear_pb2.RecycleSpace | None = field(default=None, repr=False)
     recycle_bytes: int = 0
+    # solve_batch: this system's place in the order the server solved the batch in
+    # (0 first; per call when the batch went out as several calls).
+    batch_position: int | None = None
 
     @classmethod
     def from_proto(cls, decoded: DecodedMessage, round_trip: float) -> SolveResult:

@@ -44,6 +44,13 @@ class Precision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRECISION_AUTO: _ClassVar[Precision]
     PRECISION_FLOAT64: _ClassVar[Precision]
     PRECISION_FLOAT32: _ClassVar[Precision]
+
+class BatchOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BATCH_ORDER_AUTO: _ClassVar[BatchOrder]
+    BATCH_ORDER_INPUT: _ClassVar[BatchOrder]
+    BATCH_ORDER_VALUES: _ClassVar[BatchOrder]
+    BATCH_ORDER_FEATURES: _ClassVar[BatchOrder]
 METHOD_AUTO: Method
 METHOD_CG: Method
 METHOD_MINRES: Method
@@ -66,6 +73,10 @@ DEVICE_GPU: Device
 PRECISION_AUTO: Precision
 PRECISION_FLOAT64: Precision
 PRECISION_FLOAT32: Precision
+BATCH_ORDER_AUTO: BatchOrder
+BATCH_ORDER_INPUT: BatchOrder
+BATCH_ORDER_VALUES: BatchOrder
+BATCH_ORDER_FEATURES: BatchOrder
 
 class TunerState(_message.Message):
     __slots__ = ("version", "kind", "grid", "seed", "step", "iterations_sum", "losses", "plays", "warmup", "gamma_scale", "has_range", "range_low", "range_high", "seen", "gram", "moment", "fallback", "signature")
@@ -154,6 +165,50 @@ class SolveRequest(_message.Message):
     recycle_space: RecycleSpace
     return_recycle_space: bool
     def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x0: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., restart: _Optional[int] = ..., omega: _Optional[float] = ..., tuner: _Optional[_Union[Tuner, str]] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., context: _Optional[float] = ..., context_range: _Optional[_Iterable[float]] = ..., cap: _Optional[int] = ..., seed: _Optional[int] = ..., same_matrix: _Optional[bool] = ..., recycle: _Optional[int] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., return_recycle_space: _Optional[bool] = ...) -> None: ...
+
+class SolveBatchRequest(_message.Message):
+    __slots__ = ("a", "values", "b", "features", "order", "method", "preconditioner", "rtol", "atol", "max_iterations", "restart", "recycle", "device", "precision", "warm_start")
+    A_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PRECONDITIONER_FIELD_NUMBER: _ClassVar[int]
+    RTOL_FIELD_NUMBER: _ClassVar[int]
+    ATOL_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    RESTART_FIELD_NUMBER: _ClassVar[int]
+    RECYCLE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    WARM_START_FIELD_NUMBER: _ClassVar[int]
+    a: _tensor_pb2.Matrix
+    values: _tensor_pb2.Tensor
+    b: _tensor_pb2.Tensor
+    features: _tensor_pb2.Tensor
+    order: BatchOrder
+    method: Method
+    preconditioner: Preconditioner
+    rtol: float
+    atol: float
+    max_iterations: int
+    restart: int
+    recycle: int
+    device: Device
+    precision: Precision
+    warm_start: bool
+    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., features: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., order: _Optional[_Union[BatchOrder, str]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., restart: _Optional[int] = ..., recycle: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., warm_start: _Optional[bool] = ...) -> None: ...
+
+class SolveBatchResponse(_message.Message):
+    __slots__ = ("index", "position", "result")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    position: int
+    result: SolveResponse
+    def __init__(self, index: _Optional[int] = ..., position: _Optional[int] = ..., result: _Optional[_Union[SolveResponse, _Mapping]] = ...) -> None: ...
 
 class RecycleSpace(_message.Message):
     __slots__ = ("kind", "u", "c")

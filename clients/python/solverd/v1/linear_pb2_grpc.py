@@ -46,6 +46,11 @@ class LinearSolverStub:
                 request_serializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
                 response_deserializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
                 _registered_method=True)
+        self.SolveBatch = channel.unary_stream(
+                '/solverd.v1.LinearSolver/SolveBatch',
+                request_serializer=solverd_dot_v1_dot_linear__pb2.SolveBatchRequest.SerializeToString,
+                response_deserializer=solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.FromString,
+                _registered_method=True)
 
 
 class LinearSolverServicer:
@@ -79,6 +84,20 @@ class LinearSolverServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SolveBatch(self, request, context):
+        """Solves N related systems in one call: N matrices sharing one sparsity
+        pattern, or one matrix with N right-hand sides. The server orders them so
+        that neighbours are alike (BatchOrder), solves them in that order carrying
+        a Krylov recycle space from each to the next, and streams one response per
+        system as soon as it is solved, tagged with its input index. The space is
+        dropped (and the next system starts afresh) when a recycled solve costs as
+        many products as the last solve without one. The call's deadline covers the
+        whole batch; max_solve_seconds applies to each system.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinearSolverServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +110,11 @@ def add_LinearSolverServicer_to_server(servicer, server):
                     servicer.SolveSequence,
                     request_deserializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.FromString,
                     response_serializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.SerializeToString,
+            ),
+            'SolveBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.SolveBatch,
+                    request_deserializer=solverd_dot_v1_dot_linear__pb2.SolveBatchRequest.FromString,
+                    response_serializer=solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -149,6 +173,33 @@ class LinearSolver:
             '/solverd.v1.LinearSolver/SolveSequence',
             solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
             solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SolveBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/solverd.v1.LinearSolver/SolveBatch',
+            solverd_dot_v1_dot_linear__pb2.SolveBatchRequest.SerializeToString,
+            solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,68 @@
+"""Whether a recycle space goes on from one system of a sequence to the next.
+
+A space moves to a new matrix of the same sparsity pattern (k products refit it;
+SKR, Wang et al., ICLR 2024, and Parks et al. 2006 assume matrices that differ a
+little). It is dropped when the pattern or the size changes, since nothing then
+says the slow directions of one matrix are those of the other, and when it stops
+helping: two recycled solves in a row that each cost at least as many products as
+the last solve that started without one (one is not enough: a space harvested from
+a single solve is often weak at first and improves as it is carried, and counts
+vary by a few percent with the right-hand side). The next system then starts
+afresh and builds a new space from its own Krylov subspace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvers.linear.recycling import RecycleSpace
+
+
+def same_pattern(a: Any, b: Any) -> bool:
+    """True when `a` and `b` have one shape and one sparsity pattern (dense: shape)."""
+    if a is b:
+        return True
+    if a.shape != b.shape or sp.issparse(a) != sp.issparse(b):
+        return False
+    if not sp.issparse(a):
+        return True
+    a, b = a.tocsr(), b.tocsr()
+    return bool(np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices))
+
+
+@dataclass
+class RecycleCarry:
+    """The space a sequence carries, and what it needs to judge it."""
+
+    space: RecycleSpace | None = None
+    matrix: Any = None  # the last system's A, for the pattern test
+    fresh_products: int | None = None  # the last solve that started without a space
+    drops: int = 0  # spaces dropped because they stopped helping
+    strikes: int = 0  # recycled solves in a row no cheaper than a fresh one
+    patience: int = 2
+
+    def offer(self, a: Any) -> RecycleSpace | None:
+        """The space for a system with matrix `a`, or None to start afresh."""
+        if self.space is not None and (self.matrix is None
+                                       or not same_pattern(self.matrix, a)):
+            self.space = None
+        return self.space
+
+    def record(self, a: Any, products: int, recycled: bool,
+               space: RecycleSpace | None) -> None:
+        """After a solve of `a`: its products (setup included), whether it used a
+        carried space, and the space it ended with."""
+        self.matrix = a
+        self.space = space
+        if not recycled:
+            self.fresh_products, self.strikes = products, 0
+            return
+        no_better = self.fresh_products is not None and products >= self.fresh_products
+        self.strikes = self.strikes + 1 if no_better else 0
+        if self.strikes >= self.patience:
+            self.space, self.strikes = None, 0
+            self.drops += 1
