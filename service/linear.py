@@ -238,6 +238,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         space = result.extra.get("recycle_space")
         if problem.method in validation.RECYCLING_METHODS:
             response.recycled = bool(result.extra.get("recycled"))
+            response.recycle_setup_matvecs = int(result.extra.get("recycle_setup_matvecs", 0))
             if space is not None:
                 response.recycle_bytes = space.nbytes()
                 if problem.return_recycle_space:

@@ -51,6 +51,21 @@ def gaussian_random_field(k: int, rng: np.random.Generator, alpha: float = 2.5,
     return field / field.std()
 
 
+def reference_random_field(k: int, rng: np.random.Generator, alpha: float = 2.5,
+                           tau: float = 7.0) -> np.ndarray:
+    """A k x k sample of the periodic Gaussian field with the neural-operator data sets'
+    own scale (Li et al., FNO, 2021; used by SKR): Fourier coefficients
+    sqrt(2) tau^(alpha - 1) (4 pi^2 |w|^2 + tau^2)^(-alpha / 2) times complex normals,
+    the mean mode zero, the real part kept. Its standard deviation is about 0.25 for
+    alpha 2.5, tau 7."""
+    w = np.fft.fftfreq(k, 1.0 / k)
+    w2 = w[:, None] ** 2 + w[None, :] ** 2
+    scale = np.sqrt(2.0) * tau ** (alpha - 1.0) * (4 * np.pi**2 * w2 + tau**2) ** (-alpha / 2)
+    scale[0, 0] = 0.0
+    noise = rng.standard_normal((k, k)) + 1j * rng.standard_normal((k, k))
+    return np.fft.ifft2(scale * noise * (k * k)).real
+
+
 def darcy_2d(k: int, coefficient: np.ndarray, shift: float = 0.0,
              skew: bool = False) -> sp.csr_matrix:
     """-div(a grad u) (+ shift u) on a k x k cell grid of the unit square with u = 0 on

@@ -50,6 +50,7 @@ def test_batch_of_matrices_in_input_order(client: Client, method: str) -> None:
     # Every system but the first solved carries the space, and pays less for it.
     assert [results[i].recycled for i in order] == [False] + [True] * (len(MATS) - 1)
     assert np.mean([results[i].matvecs for i in order[2:]]) < results[order[0]].matvecs
+    assert [results[i].recycle_setup_matvecs for i in order] == [0] + [8] * (len(MATS) - 1)
 
 
 def test_input_and_feature_orders(client: Client) -> None:
@@ -73,7 +74,7 @@ def test_one_matrix_many_right_hand_sides(client: Client) -> None:
         assert r.method == "recycled_cg"
     assert [r.batch_position for r in results] == list(range(6))  # nothing to sort
     # The same matrix: the space is reused with no setup products.
-    assert all(r.matvecs <= r.iterations + 3 for r in results)
+    assert all(r.matvecs <= r.iterations + 3 and r.recycle_setup_matvecs == 0 for r in results)
     assert results[-1].iterations < results[0].iterations
 
 

@@ -53,6 +53,7 @@ class SolveResult:
     recycled: bool = False
     recycle_space: linear_pb2.RecycleSpace | None = field(default=None, repr=False)
     recycle_bytes: int = 0
+    recycle_setup_matvecs: int = 0  # of `matvecs`: moving the space to this matrix
     # solve_batch: this system's place in the order the server solved the batch in
     # (0 first; per call when the batch went out as several calls).
     batch_position: int | None = None
@@ -86,6 +87,7 @@ class SolveResult:
             recycle_space=(_detach(decoded, msg.recycle_space)
                            if msg.HasField("recycle_space") else None),
             recycle_bytes=msg.recycle_bytes,
+            recycle_setup_matvecs=msg.recycle_setup_matvecs,
         )
 
 
