@@ -202,6 +202,21 @@ def main() -> None:
         "recycled_cg, same matrix": runs(ours, poisson, rhs, "recycled_cg", True, None, True),
         "scipy splu once, reused": runs(splu_each, poisson, rhs, True),
     }, "scipy gmres(40)", count)
+    # A parameter sweep sent in random order: a = exp(cos t g0 + sin t g1), t on an
+    # arc, where neighbours in t are alike and the input order hides it.
+    g0, g1 = fields[0], fields[1]
+    angles = np.random.default_rng(3).permutation(np.linspace(0.0, np.pi, count))
+    sweep = [darcy_2d(k, np.exp(np.cos(t) * g0 + np.sin(t) * g1)) for t in angles]
+    sweep_order = order_by(np.array([m.data for m in sweep]))
+    table("a parameter sweep in random order: does sorting pay?", {
+        "scipy gmres(40)": runs(scipy_gmres, sweep, ones),
+        "gcrodr, carried, input (random) order": runs(ours, sweep, ones, "gcrodr", True),
+        "gcrodr, carried, greedy order": runs(ours, sweep, ones, "gcrodr", True, sweep_order),
+        "scipy cg": runs(scipy_cg, sweep, ones),
+        "recycled_cg, carried, input order": runs(ours, sweep, ones, "recycled_cg", True),
+        "recycled_cg, carried, greedy order":
+            runs(ours, sweep, ones, "recycled_cg", True, sweep_order),
+    }, "scipy gmres(40)", count)
     if server is not None:
         client.close()
         server.stop()

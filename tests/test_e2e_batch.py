@@ -146,3 +146,25 @@ def test_rhs_count_must_match(client: Client) -> None:
     assert "b.shape" in info.value.fields
     with pytest.raises(ValueError, match="right-hand sides"):
         client.solve_batch(MATS[:2], np.ones((3, N)))
+
+
+def test_async_client_batch_matches_the_sync_one(client: Client, server) -> None:
+    import asyncio
+
+    from solverd import AsyncClient
+
+    rhs = np.random.default_rng(3).standard_normal((4, N))
+    sync = client.solve_batch(MATS[:4], rhs, method="gcrodr", rtol=1e-9)
+
+    async def main() -> list:
+        async with AsyncClient(server.address) as aclient:
+            out = await aclient.solve_batch(MATS[:4], rhs, method="gcrodr", rtol=1e-9)
+            with pytest.raises(InvalidArgument) as info:
+                await aclient.solve_batch(MATS[:2], rhs[:2], method="cg", recycle=3)
+            assert "recycle" in info.value.fields
+            return out
+
+    results = asyncio.run(main())
+    for s, r in zip(sync, results, strict=True):
+        assert r.batch_position == s.batch_position and r.matvecs == s.matvecs
+        np.testing.assert_allclose(r.x, s.x, rtol=0, atol=1e-12 * np.abs(s.x).max())
