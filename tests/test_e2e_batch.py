@@ -168,3 +168,14 @@ def test_async_client_batch_matches_the_sync_one(client: Client, server) -> None
     for s, r in zip(sync, results, strict=True):
         assert r.batch_position == s.batch_position and r.matvecs == s.matvecs
         np.testing.assert_allclose(r.x, s.x, rtol=0, atol=1e-12 * np.abs(s.x).max())
+
+
+def test_the_deadline_covers_the_whole_batch(client: Client) -> None:
+    from solverd import DeadlineExceeded
+
+    big = [darcy_2d(48, np.exp(0.5 * gaussian_random_field(48, RNG))) for _ in range(3)]
+    with pytest.raises(DeadlineExceeded):
+        client.solve_batch(big, np.ones(48 * 48), method="gmres", restart=2, rtol=1e-14,
+                           max_iterations=10**6, timeout=0.5)
+    # The server is free again at once.
+    assert client.solve_batch(MATS[:2], np.ones(N), method="cg")[1].converged
