@@ -175,3 +175,28 @@ def test_direct_is_judged_by_the_tolerance_too() -> None:
     impossible = solve(hilbert, b, method="direct", rtol=1e-30, device="cpu")
     assert not impossible.converged
     assert impossible.stop_reason.startswith("ill-conditioned")
+
+
+def test_csr_products_match_scipy_and_fall_through() -> None:
+    import scipy.sparse as sp
+
+    from solvers.linear.products import CsrProducts, fast_products
+
+    rng = np.random.default_rng(0)
+    a = sp.random(50, 50, density=0.1, random_state=1, format="csr") + sp.eye(50)
+    for dtype in (np.float64, np.float32):
+        m = a.astype(dtype)
+        fast = fast_products(m)
+        assert isinstance(fast, CsrProducts) and fast.nnz == m.nnz
+        v = rng.standard_normal(50).astype(dtype)
+        np.testing.assert_allclose(fast @ v, m @ v, rtol=1e-6)
+        block = rng.standard_normal((50, 3)).astype(dtype)
+        np.testing.assert_allclose(fast @ block, m @ block, rtol=1e-6)  # 2-D: SciPy's
+        strided = rng.standard_normal(100).astype(dtype)[::2]
+        np.testing.assert_allclose(fast @ strided, m @ strided, rtol=1e-6)
+    wide = sp.csr_matrix((a.data, a.indices.astype(np.int64), a.indptr.astype(np.int64)),
+                         shape=a.shape)
+    v = rng.standard_normal(50)
+    np.testing.assert_allclose(fast_products(wide) @ v, a @ v, rtol=1e-12)
+    assert fast_products(a.toarray()) is not None and not isinstance(
+        fast_products(a.toarray()), CsrProducts)

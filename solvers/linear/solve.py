@@ -23,6 +23,7 @@ from solvers.errors import Interrupted, SolverInputError
 from solvers.linear import krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
 from solvers.linear.direct import SingularMatrix, direct_solve
+from solvers.linear.products import fast_products
 
 METHODS = ("auto", "cg", "minres", "gmres", "bicgstab", "direct", "sor", "ssor_cg", "gcrodr",
            "recycled_cg")
@@ -244,8 +245,10 @@ def solve(
                 options["restart"] = restart
         extra["preconditioner_seconds"] = time.perf_counter() - setup_start
         outcomes = []
+        # SOR's kernel hands A to PyAMG, which wants the CSR matrix itself.
+        a_kernel = a_dev if chosen == "sor" else fast_products(a_dev)
         for j in range(b2.shape[1]):
-            col = _iterate(kernel, a_dev, b_dev[:, j].copy(), x_dev[:, j].copy(), precond,
+            col = _iterate(kernel, a_kernel, b_dev[:, j].copy(), x_dev[:, j].copy(), precond,
                            targets[j], b_norms[j], maxiter, check, backend, options)
             x_dev[:, j] = col.x
             outcomes.append(col)
