@@ -20,7 +20,7 @@ from solverd.tensors import DTYPE_TO_NUMPY
 from solverd.v1 import linear_pb2, tensor_pb2
 from solverd.wire import DecodedMessage
 from solvers.linear.recycling import DEFAULT_RECYCLE, RecycleSpace
-from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS, is_symmetric
+from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS, looks_spd
 
 FLOATS = (tensor_pb2.DTYPE_FLOAT64, tensor_pb2.DTYPE_FLOAT32)
 INDICES = (tensor_pb2.DTYPE_INT32, tensor_pb2.DTYPE_INT64)
@@ -358,6 +358,24 @@ def _recycling(req: linear_pb2.SolveRequest, method: str, n: int | None, limits:
     return out
 
 
+def _solve_options(req: linear_pb2.SolveRequest | linear_pb2.SolveBatchRequest,
+                   limits: Limits, v: Violations) -> dict:
+    """The fields Solve and SolveBatch share: method, preconditioner, device, precision,
+    tolerances; max_iterations and restart are checked against the limits."""
+    if req.max_iterations < 0 or req.max_iterations > limits.max_iterations:
+        v.add("max_iterations", f"must be in [0, {limits.max_iterations}], "
+                                f"got {req.max_iterations}")
+    if req.restart < 0 or req.restart > limits.max_restart:
+        v.add("restart", f"must be in [0, {limits.max_restart}], got {req.restart}")
+    return {"method": _enum(req.method, METHOD_NAMES, "method", v),
+            "preconditioner": _enum(req.preconditioner, PRECONDITIONER_NAMES,
+                                    "preconditioner", v),
+            "device": _enum(req.device, DEVICE_NAMES, "device", v),
+            "precision": _enum(req.precision, PRECISION_NAMES, "precision", v),
+            "rtol": _tolerance(req, "rtol", 1e-5, v),  # type: ignore[arg-type]
+            "atol": _tolerance(req, "atol", 0.0, v)}  # type: ignore[arg-type]
+
+
 def solve_request(decoded: DecodedMessage, limits: Limits,
                   previous_a: np.ndarray | sp.csr_matrix | None = None,
                   stream: bool = False) -> SolveProblem:
@@ -365,17 +383,8 @@ def solve_request(decoded: DecodedMessage, limits: Limits,
     SolveSequence stream, `previous_a` is the A a `same_matrix` request reuses."""
     req: linear_pb2.SolveRequest = decoded.message  # type: ignore[assignment]
     v = Violations(decoded)
-    method = _enum(req.method, METHOD_NAMES, "method", v)
-    preconditioner = _enum(req.preconditioner, PRECONDITIONER_NAMES, "preconditioner", v)
-    device = _enum(req.device, DEVICE_NAMES, "device", v)
-    precision = _enum(req.precision, PRECISION_NAMES, "precision", v)
-    rtol = _tolerance(req, "rtol", 1e-5, v)
-    atol = _tolerance(req, "atol", 0.0, v)
-    if req.max_iterations < 0 or req.max_iterations > limits.max_iterations:
-        v.add("max_iterations", f"must be in [0, {limits.max_iterations}], "
-                                f"got {req.max_iterations}")
-    if req.restart < 0 or req.restart > limits.max_restart:
-        v.add("restart", f"must be in [0, {limits.max_restart}], got {req.restart}")
+    options = _solve_options(req, limits, v)
+    method = options["method"]
 
     tuning = _tuning(req, method, limits, v)
     a = None
@@ -418,9 +427,8 @@ def solve_request(decoded: DecodedMessage, limits: Limits,
     v.raise_if_any()
     n = a.shape[0]
     maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
-    return SolveProblem(a=a, b=b, x0=x0, method=method, preconditioner=preconditioner,
-                        rtol=rtol, atol=atol, maxiter=maxiter, restart=req.restart,
-                        device=device, precision=precision, **tuning, **recycling)
+    return SolveProblem(a=a, b=b, x0=x0, maxiter=maxiter, restart=req.restart, **options,
+                        **tuning, **recycling)
 
 
 ORDER_NAMES = {linear_pb2.BATCH_ORDER_AUTO: "auto", linear_pb2.BATCH_ORDER_INPUT: "input",
@@ -486,18 +494,9 @@ def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
     """The validated batch, or ValidationError naming every bad field."""
     req: linear_pb2.SolveBatchRequest = decoded.message  # type: ignore[assignment]
     v = Violations(decoded)
-    method = _enum(req.method, METHOD_NAMES, "method", v)
-    preconditioner = _enum(req.preconditioner, PRECONDITIONER_NAMES, "preconditioner", v)
-    device = _enum(req.device, DEVICE_NAMES, "device", v)
-    precision = _enum(req.precision, PRECISION_NAMES, "precision", v)
+    options = _solve_options(req, limits, v)
+    method = options.pop("method")
     order = _enum(req.order, ORDER_NAMES, "order", v)
-    rtol = _tolerance(req, "rtol", 1e-5, v)  # type: ignore[arg-type]
-    atol = _tolerance(req, "atol", 0.0, v)  # type: ignore[arg-type]
-    if req.max_iterations < 0 or req.max_iterations > limits.max_iterations:
-        v.add("max_iterations", f"must be in [0, {limits.max_iterations}], "
-                                f"got {req.max_iterations}")
-    if req.restart < 0 or req.restart > limits.max_restart:
-        v.add("restart", f"must be in [0, {limits.max_restart}], got {req.restart}")
     if req.recycle > limits.max_restart:
         v.add("recycle", f"must be in [0, {limits.max_restart}], got {req.recycle}")
     a = matrix(req.a, "a", v, limits) if req.HasField("a") else None
@@ -556,19 +555,14 @@ def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
     v.raise_if_any()
     first = build(values[0]) if values is not None else a
     if method == "auto":
-        method = "recycled_cg" if _spd_looking(first) else "gcrodr"
+        method = "recycled_cg" if looks_spd(first) else "gcrodr"
     if req.recycle and method not in RECYCLING_METHODS:
         v.add("recycle", f"applies to gcrodr and recycled_cg only, not {method}")
     v.raise_if_any()
     maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
     template = SolveProblem(a=first, b=b if b.ndim == 1 else b[0], x0=None, method=method,
-                            preconditioner=preconditioner, rtol=rtol, atol=atol,
-                            maxiter=maxiter, restart=req.restart, device=device,
-                            precision=precision, recycle=req.recycle or DEFAULT_RECYCLE)
+                            maxiter=maxiter, restart=req.restart, **options,
+                            recycle=req.recycle or DEFAULT_RECYCLE)
     return BatchProblem(template=template, count=count, values=values, b=b,
                         features=features, order=order, warm_start=req.warm_start,
                         build=build)
-
-
-def _spd_looking(a: np.ndarray | sp.csr_matrix) -> bool:
-    return is_symmetric(a) and bool(np.all(a.diagonal() > 0))

@@ -105,8 +105,17 @@ def choose_method(a: np.ndarray | sp.spmatrix) -> str:
     if n <= small:
         return "direct"
     if is_symmetric(a):
-        return "cg" if bool(np.all(a.diagonal() > 0)) else "minres"
+        return "cg" if _positive_diagonal(a) else "minres"
     return "gmres"
+
+
+def looks_spd(a: np.ndarray | sp.spmatrix) -> bool:
+    """Symmetric with a positive diagonal: AUTO's test for the CG family."""
+    return is_symmetric(a) and _positive_diagonal(a)
+
+
+def _positive_diagonal(a: np.ndarray | sp.spmatrix) -> bool:
+    return bool(np.all(a.diagonal() > 0))
 
 
 def resolve_dtype(precision: str, a: Any, b: np.ndarray) -> np.dtype:
