@@ -23,6 +23,7 @@ class Limits:
     max_solve_seconds: float = 3600.0
     max_queue: int = 64
     max_batch: int = 10_000
+    max_transport_entries: int = 100_000_000
 
 
 @dataclass(frozen=True)

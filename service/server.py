@@ -17,9 +17,10 @@ from service.linear import LinearSolverServicer
 from service.metrics import start_metrics_server
 from service.pool import WorkPool
 from service.registry import add_service
+from service.transport import TransportServicer
 from service.version import VERSION
 from solverd.channels import STREAM_WINDOW_BYTES
-from solverd.v1 import info_pb2, linear_pb2
+from solverd.v1 import info_pb2, linear_pb2, transport_pb2
 from solvers.backend import gpu_status
 
 log = logging.getLogger("solverd")
@@ -27,6 +28,7 @@ log = logging.getLogger("solverd")
 SERVICES = (
     linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"].full_name,
     info_pb2.DESCRIPTOR.services_by_name["ServerInfo"].full_name,
+    transport_pb2.DESCRIPTOR.services_by_name["Transport"].full_name,
 )
 
 
@@ -55,6 +57,8 @@ class SolverdServer:
         ])
         add_service(self.server, linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"],
                     LinearSolverServicer(config, self.pools))
+        add_service(self.server, transport_pb2.DESCRIPTOR.services_by_name["Transport"],
+                    TransportServicer(config, self.pools))
         add_service(self.server, info_pb2.DESCRIPTOR.services_by_name["ServerInfo"],
                     ServerInfoServicer(config, self.pools, blas_threads))
         self.health = health_aio.HealthServicer()

@@ -23,12 +23,30 @@ from solverd.errors import (
     Unimplemented,
 )
 from solverd.results import BackendInfo, ServerInfo, SolveInfo, SolveResult
+from solverd.transport import TransportResult
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncClient", "BackendInfo", "Cancelled", "Client", "DeadlineExceeded",
-    "FailedPrecondition", "FieldViolation", "Internal", "InvalidArgument", "PermissionDenied",
-    "ResourceExhausted", "ServerInfo", "SolveInfo", "SolveResult", "SolverdError",
-    "Unauthenticated", "Unavailable", "Unimplemented", "__version__", "tune_allocator",
+    "AsyncClient",
+    "BackendInfo",
+    "Cancelled",
+    "Client",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "FieldViolation",
+    "Internal",
+    "InvalidArgument",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "ServerInfo",
+    "SolveInfo",
+    "SolveResult",
+    "SolverdError",
+    "TransportResult",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "__version__",
+    "tune_allocator",
 ]

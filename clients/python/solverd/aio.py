@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+import numpy as np
 
 from solverd.aio_sequence import AsyncSequence, AsyncStreamSequence
 from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
@@ -18,6 +19,7 @@ from solverd.channels import (
     SOLVE,
     SOLVE_BATCH,
     SOLVE_SEQUENCE,
+    TRANSPORT,
     backoff_seconds,
     bind,
     open_channel,
@@ -25,6 +27,7 @@ from solverd.channels import (
 from solverd.errors import from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
+from solverd.transport import TransportResult, results_from_proto, transport_request
 from solverd.v1 import info_pb2
 
 T = TypeVar("T")
@@ -49,6 +52,7 @@ class AsyncClient:
         self._solve_stream = bind(self._channel, SOLVE_SEQUENCE)
         self._solve_batch = bind(self._channel, SOLVE_BATCH)
         self._get_info = bind(self._channel, GET_INFO)
+        self._transport = bind(self._channel, TRANSPORT)
 
     async def solve(self, a: object, b: object, *, timeout: float | None = None,
                     **options: object) -> SolveResult:
@@ -83,6 +87,19 @@ class AsyncClient:
         """See `Client.sequence`; the result's `solve` is awaitable."""
         cls = AsyncStreamSequence if stream else AsyncSequence
         return cls(self, method=method, tuner=tuner, omega=omega, state=state, **options)
+
+    async def transport(self, a: Any = None, b: Any = None, M: Any = None, *, X: Any = None,
+                        Y: Any = None, reg: float = 1e-2, method: str = "auto",
+                        tol: float = 1e-9, plan: str = "dense", timeout: float | None = None,
+                        **options: Any) -> TransportResult | list[TransportResult]:
+        """See `Client.transport`."""
+        request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,
+                                    plan=plan, **options)
+        start = time.perf_counter()
+        response = await self._call(self._transport, request, timeout)
+        results = results_from_proto(response, time.perf_counter() - start)
+        source = M if M is not None else X
+        return results if source is not None and np.ndim(source) == 3 else results[0]
 
     async def info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(

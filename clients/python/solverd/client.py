@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
+import numpy as np
 
 from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
 from solverd.channels import (
@@ -16,6 +17,7 @@ from solverd.channels import (
     SOLVE,
     SOLVE_BATCH,
     SOLVE_SEQUENCE,
+    TRANSPORT,
     backoff_seconds,
     bind,
     open_channel,
@@ -24,6 +26,7 @@ from solverd.errors import SolverdError, from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
 from solverd.sequence import Sequence, StreamSequence
+from solverd.transport import TransportResult, results_from_proto, transport_request
 from solverd.v1 import info_pb2
 
 T = TypeVar("T")
@@ -54,6 +57,7 @@ class Client:
         self._solve_stream = bind(self._channel, SOLVE_SEQUENCE)
         self._solve_batch = bind(self._channel, SOLVE_BATCH)
         self._get_info = bind(self._channel, GET_INFO)
+        self._transport = bind(self._channel, TRANSPORT)
 
     def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
               preconditioner: str = "none", rtol: float | None = None,
@@ -108,6 +112,32 @@ class Client:
             except grpc.RpcError as err:
                 raise from_rpc_error(err) from None
         return collector.finish()
+
+    def transport(self, a: Any = None, b: Any = None, M: Any = None, *, X: Any = None,
+                  Y: Any = None, reg: float = 1e-2, method: str = "auto", tol: float = 1e-9,
+                  plan: str = "dense", timeout: float | None = None,
+                  **options: Any) -> TransportResult | list[TransportResult]:
+        """Optimal transport between histograms a (n) and b (m); None means uniform.
+
+        The cost is M (n x m), or built on the server from points X (n x d) and
+        Y (m x d) with `metric` ("sqeuclidean", "euclidean", "cityblock") and `scale`
+        ("none", "max", "mean"). Entropic methods minimise <P, M> + reg sum P log P to
+        an L1 marginal error of `tol`: "sinkhorn" (log-domain safe), "sinkhorn_eps"
+        (epsilon scaling), "sns" (Sinkhorn-Newton-Sparse, for small reg), "exact"
+        (reg ignored), or "auto". `reg_m` relaxes the marginals (unbalanced). plan:
+        "dense", "sparse" (entries below plan_threshold x the largest dropped; see
+        `dropped_mass`) or "none". A leading batch axis on every array (a: (B, n),
+        M: (B, n, m) or X: (B, n, d)) solves B problems in one call and returns a list.
+        Other options: max_iterations, plan_threshold, device, exact_potentials.
+        """
+        request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,
+                                    plan=plan, **options)
+        start = time.perf_counter()
+        response = self._call(self._transport, request, timeout)
+        results = results_from_proto(response, time.perf_counter() - start)
+        batched = (M if M is not None else X) is not None and \
+            np.ndim(M if M is not None else X) == 3
+        return results if batched else results[0]
 
     def sequence(self, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,

@@ -1,0 +1,118 @@
+"""Transport requests and results (shared by both clients)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from solverd.results import SolveInfo, device_code
+from solverd.tensors import from_tensor, value_array
+from solverd.v1 import transport_pb2
+from solverd.wire import DecodedMessage, WireMessage
+
+METHODS = {"auto": transport_pb2.TRANSPORT_METHOD_AUTO,
+           "sinkhorn": transport_pb2.TRANSPORT_METHOD_SINKHORN,
+           "sinkhorn_eps": transport_pb2.TRANSPORT_METHOD_SINKHORN_EPS,
+           "sns": transport_pb2.TRANSPORT_METHOD_SNS,
+           "exact": transport_pb2.TRANSPORT_METHOD_EXACT}
+METRICS = {"sqeuclidean": transport_pb2.COST_METRIC_SQEUCLIDEAN,
+           "euclidean": transport_pb2.COST_METRIC_EUCLIDEAN,
+           "cityblock": transport_pb2.COST_METRIC_CITYBLOCK}
+SCALES = {"none": transport_pb2.COST_SCALE_NONE, "max": transport_pb2.COST_SCALE_MAX,
+          "mean": transport_pb2.COST_SCALE_MEAN}
+PLANS = {"dense": transport_pb2.PLAN_FORM_DENSE, "sparse": transport_pb2.PLAN_FORM_SPARSE,
+         "none": transport_pb2.PLAN_FORM_NONE}
+_METHOD_NAMES = {code: name for name, code in METHODS.items()}
+
+
+def _code(table: dict[str, int], value: str, what: str) -> int:
+    if value not in table:
+        raise ValueError(f"unknown {what} {value!r}; one of {sorted(table)}")
+    return table[value]
+
+
+def transport_request(a: object, b: object, M: object = None, *, X: object = None,
+                      Y: object = None, reg: float = 1e-2, method: str = "auto",
+                      tol: float = 1e-9, max_iterations: int | None = None,
+                      reg_m: float | None = None, plan: str = "dense",
+                      plan_threshold: float | None = None, metric: str = "sqeuclidean",
+                      scale: str = "none", device: str = "auto",
+                      exact_potentials: bool = False) -> WireMessage:
+    req = transport_pb2.TransportRequest(
+        reg=float(reg), method=_code(METHODS, method, "method"), tol=float(tol),
+        max_iterations=int(max_iterations or 0), plan=_code(PLANS, plan, "plan"),
+        plan_threshold=float(plan_threshold or 0.0), metric=_code(METRICS, metric, "metric"),
+        scale=_code(SCALES, scale, "scale"), device=device_code(device),
+        exact_potentials=exact_potentials)
+    if reg_m is not None:
+        req.reg_m = float(reg_m)
+    wire = WireMessage(req)
+    for name, value in (("a", a), ("b", b), ("cost", M), ("x", X), ("y", Y)):
+        if value is not None and not (hasattr(value, "__len__") and len(value) == 0):  # type: ignore[arg-type]
+            wire.set_tensor(name, value_array(np.asarray(value)))
+    return wire
+
+
+@dataclass(frozen=True)
+class TransportResult:
+    cost: float  # <P, M> on the returned plan (M as scaled)
+    objective: float  # cost + reg sum P log P (+ reg_m KL terms when unbalanced)
+    f: np.ndarray | None  # P_ij = exp((f_i + g_j - M_ij) / reg)
+    g: np.ndarray | None
+    plan: np.ndarray | sp.csr_matrix | None
+    dropped_mass: float  # mass a sparse plan left out
+    marginal_error_a: float  # || P 1 - a ||_1 on the returned plan
+    marginal_error_b: float
+    method: str
+    converged: bool
+    stop_reason: str
+    sinkhorn_iterations: int
+    newton_iterations: int
+    cg_iterations: int
+    lp_rounds: int
+    cost_scale: float
+    compute_seconds: float
+    info: SolveInfo
+
+    @property
+    def marginal_error(self) -> float:
+        return max(self.marginal_error_a, self.marginal_error_b)
+
+
+def results_from_proto(decoded: DecodedMessage, round_trip: float) -> list[TransportResult]:
+    msg = decoded.message
+    i = msg.info
+    info = SolveInfo(backend=i.backend, device=i.device, precision=i.precision,
+                     stop_reason=i.stop_reason, decode_seconds=i.decode_seconds,
+                     queue_seconds=i.queue_seconds, compute_seconds=i.compute_seconds,
+                     encode_seconds=i.encode_seconds, server_version=i.server_version,
+                     round_trip_seconds=round_trip)
+    out = []
+    for k, r in enumerate(msg.results):
+        prefix = f"results.{k}"
+
+        def tensor(path: str, t: object, prefix: str = prefix) -> np.ndarray:
+            return from_tensor(t, decoded.tensor_bytes(f"{prefix}.{path}", t))  # type: ignore[arg-type]
+
+        plan: np.ndarray | sp.csr_matrix | None = None
+        if r.plan.HasField("dense"):
+            plan = tensor("plan.dense", r.plan.dense)
+        elif r.plan.HasField("sparse"):
+            s = r.plan.sparse
+            plan = sp.csr_matrix((tensor("plan.sparse.data", s.data),
+                                  (tensor("plan.sparse.row", s.row),
+                                   tensor("plan.sparse.col", s.col))), shape=tuple(s.shape))
+        out.append(TransportResult(
+            cost=r.cost, objective=r.objective,
+            f=tensor("f", r.f) if r.HasField("f") else None,
+            g=tensor("g", r.g) if r.HasField("g") else None,
+            plan=plan, dropped_mass=r.plan.dropped_mass,
+            marginal_error_a=r.marginal_error_a, marginal_error_b=r.marginal_error_b,
+            method=_METHOD_NAMES.get(r.method, str(r.method)), converged=r.converged,
+            stop_reason=r.stop_reason, sinkhorn_iterations=r.sinkhorn_iterations,
+            newton_iterations=r.newton_iterations, cg_iterations=r.cg_iterations,
+            lp_rounds=r.lp_rounds, cost_scale=r.cost_scale,
+            compute_seconds=r.compute_seconds, info=info))
+    return out

@@ -1,0 +1,130 @@
+"""solverd.v1.Transport: decode, validate, solve each problem on a worker, encode."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import grpc
+import numpy as np
+import scipy.sparse as sp
+
+from service import metrics, transport_validation
+from service.config import ServerConfig
+from service.pool import QueueFull, WorkPool
+from service.rpc import StopSignal, run_rpc
+from service.status import RpcFailure, invalid_argument, resource_exhausted
+from service.version import VERSION
+from solverd.tensors import to_tensor
+from solverd.v1 import transport_pb2, transport_pb2_grpc
+from solverd.wire import DecodedMessage
+from solvers.backend import Backend, get_backend
+from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
+from solvers.transport import TransportResult, transport
+
+# Solver argument names that differ from the request's field names.
+_FIELD_OF_ARGUMENT = {"M": "cost", "X": "x", "Y": "y", "maxiter": "max_iterations"}
+
+
+class TransportServicer(transport_pb2_grpc.TransportServicer):
+    def __init__(self, config: ServerConfig, pools: dict[str, WorkPool]) -> None:
+        self.config = config
+        self.pools = pools
+
+    async def Solve(self, request: DecodedMessage,
+                    context: grpc.aio.ServicerContext) -> transport_pb2.TransportResponse:
+        return await run_rpc("Transport.Solve", request, context,
+                             functools.partial(self._solve, request, context))
+
+    async def _solve(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
+                     labels: dict[str, str]) -> transport_pb2.TransportResponse:
+        started = time.perf_counter()
+        try:
+            problem = transport_validation.transport_request(request, self.config.limits)
+        except transport_validation.ValidationError as exc:
+            raise invalid_argument(exc.violations) from None
+        options = problem.options
+        labels["method"] = str(options["method"])
+        device = problem.device if options["method"] != "exact" else "cpu"
+        try:
+            backend = get_backend(device, allow_gpu=self.config.allow_gpu)
+        except BackendUnavailable as exc:
+            raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+        labels["backend"] = backend.name
+        decode_seconds = time.perf_counter() - started
+        stop = StopSignal(context, self.config.limits.max_solve_seconds)
+        job = functools.partial(_solve_all, problem, backend, stop.poll)
+        try:
+            (results, compute), queued = await self.pools[backend.device].run(job)
+        except QueueFull as exc:
+            raise resource_exhausted(str(exc), retry_after=0.5) from None
+        except Interrupted as exc:
+            raise stop.failure(exc.reason) from None
+        except SolverInputError as exc:
+            field = _FIELD_OF_ARGUMENT.get(exc.field, exc.field)
+            raise invalid_argument([(field, exc.description)]) from None
+        labels["method"] = results[0].method
+        metrics.COMPUTE_SECONDS.labels("Transport.Solve", labels["method"],
+                                       backend.name).observe(compute)
+        encode_start = time.perf_counter()
+        response = transport_pb2.TransportResponse()
+        for result in results:
+            _encode(result, response.results.add())
+            metrics.ITERATIONS.labels(f"transport_{result.method}", backend.name).observe(
+                result.iterations.get("sinkhorn", 0) + result.iterations.get("newton", 0))
+        info = response.info
+        info.backend = backend.name
+        info.device = backend.device_name
+        info.precision = "float64"
+        info.stop_reason = results[0].stop_reason
+        info.server_version = VERSION
+        info.decode_seconds = decode_seconds
+        info.queue_seconds = queued
+        info.compute_seconds = compute
+        info.encode_seconds = time.perf_counter() - encode_start
+        return response
+
+
+def _solve_all(problem: transport_validation.TransportProblem, backend: Backend,
+               should_stop: object) -> tuple[list[TransportResult], float]:
+    start = time.perf_counter()
+    results = []
+    for i in range(problem.count):
+        results.append(transport(
+            None if problem.a is None else problem.a[i],
+            None if problem.b is None else problem.b[i],
+            None if problem.cost is None else problem.cost[i],
+            X=None if problem.x is None else problem.x[i],
+            Y=None if problem.y is None else problem.y[i],
+            backend=backend, should_stop=should_stop,  # type: ignore[arg-type]
+            **problem.options))  # type: ignore[arg-type]
+    return results, time.perf_counter() - start
+
+
+def _encode(result: TransportResult, out: transport_pb2.TransportResult) -> None:
+    out.cost = result.cost
+    out.objective = result.objective
+    if result.f is not None:
+        to_tensor(np.ascontiguousarray(result.f), out.f)
+        to_tensor(np.ascontiguousarray(result.g), out.g)
+    plan = result.plan
+    if isinstance(plan, np.ndarray):
+        to_tensor(plan, out.plan.dense)
+    elif isinstance(plan, sp.spmatrix | sp.sparray):
+        coo = plan.tocoo()
+        out.plan.sparse.shape.extend(coo.shape)
+        to_tensor(coo.row.astype(np.int64), out.plan.sparse.row)
+        to_tensor(coo.col.astype(np.int64), out.plan.sparse.col)
+        to_tensor(coo.data, out.plan.sparse.data)
+    out.plan.dropped_mass = result.dropped_mass
+    out.marginal_error_a = result.marginal_error_a
+    out.marginal_error_b = result.marginal_error_b
+    out.method = transport_validation.METHOD_CODES[result.method]
+    out.converged = result.converged
+    out.stop_reason = result.stop_reason
+    out.sinkhorn_iterations = result.iterations.get("sinkhorn", 0)
+    out.newton_iterations = result.iterations.get("newton", 0)
+    out.cg_iterations = result.iterations.get("cg", 0)
+    out.lp_rounds = result.iterations.get("lp_rounds", 0)
+    out.cost_scale = result.cost_scale
+    out.compute_seconds = result.seconds

@@ -1,0 +1,161 @@
+"""Decoding and validating Transport.Solve requests (shapes before bytes, limits first)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.config import Limits
+from service.validation import FLOATS, ValidationError, Violations, _enum, _finite, tensor
+from solverd.v1 import linear_pb2, transport_pb2
+from solverd.wire import DecodedMessage
+
+METHOD_NAMES = {transport_pb2.TRANSPORT_METHOD_AUTO: "auto",
+                transport_pb2.TRANSPORT_METHOD_SINKHORN: "sinkhorn",
+                transport_pb2.TRANSPORT_METHOD_SINKHORN_EPS: "sinkhorn_eps",
+                transport_pb2.TRANSPORT_METHOD_SNS: "sns",
+                transport_pb2.TRANSPORT_METHOD_EXACT: "exact"}
+METHOD_CODES = {name: code for code, name in METHOD_NAMES.items()}
+METRIC_NAMES = {transport_pb2.COST_METRIC_SQEUCLIDEAN: "sqeuclidean",
+                transport_pb2.COST_METRIC_EUCLIDEAN: "euclidean",
+                transport_pb2.COST_METRIC_CITYBLOCK: "cityblock"}
+SCALE_NAMES = {transport_pb2.COST_SCALE_NONE: "none", transport_pb2.COST_SCALE_MAX: "max",
+               transport_pb2.COST_SCALE_MEAN: "mean"}
+PLAN_NAMES = {transport_pb2.PLAN_FORM_DENSE: "dense", transport_pb2.PLAN_FORM_SPARSE: "sparse",
+              transport_pb2.PLAN_FORM_NONE: "none"}
+DEVICE_NAMES = {linear_pb2.DEVICE_AUTO: "auto", linear_pb2.DEVICE_CPU: "cpu",
+                linear_pb2.DEVICE_GPU: "gpu"}
+
+
+@dataclass
+class TransportProblem:
+    """A validated request: B problems (B = 1 unbatched) of size n x m."""
+
+    batched: bool
+    count: int
+    a: np.ndarray | None  # [B, n] or None (uniform)
+    b: np.ndarray | None
+    cost: np.ndarray | None  # [B, n, m]
+    x: np.ndarray | None  # [B, n, d]
+    y: np.ndarray | None
+    options: dict[str, object]
+    device: str
+
+
+def _points_or_cost(req: transport_pb2.TransportRequest, v: Violations, limits: Limits
+                    ) -> tuple[bool, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    has_cost = req.HasField("cost")
+    has_points = req.HasField("x") or req.HasField("y")
+    if has_cost == has_points:
+        v.add("cost", "give the cost, or the points x and y (exactly one of the two)")
+        return False, None, None, None
+    if has_cost:
+        shape = [int(s) for s in req.cost.shape]
+        if len(shape) in (2, 3) and 0 <= math.prod(shape) > limits.max_transport_entries:
+            v.add("cost.shape", f"{math.prod(shape)} entries exceed the limit of "
+                                f"{limits.max_transport_entries}")
+            return False, None, None, None
+        cost = tensor(req.cost, "cost", v, dtypes=FLOATS, ndims=(2, 3),
+                      max_elements=limits.max_transport_entries)
+        if cost is None:
+            return False, None, None, None
+        if 0 in cost.shape:
+            v.add("cost.shape", f"must not be empty, got {list(cost.shape)}")
+            return False, None, None, None
+        _finite(cost, "cost.data", v)
+        batched = cost.ndim == 3
+        return batched, cost if batched else cost[None], None, None
+    if not (req.HasField("x") and req.HasField("y")):
+        v.add("y" if req.HasField("x") else "x", "points need both x and y")
+        return False, None, None, None
+    x = tensor(req.x, "x", v, dtypes=FLOATS, ndims=(2, 3), max_elements=limits.max_rows)
+    y = tensor(req.y, "y", v, dtypes=FLOATS, ndims=(2, 3), max_elements=limits.max_rows)
+    if x is None or y is None:
+        return False, None, None, None
+    if x.ndim != y.ndim or x.shape[-1] != y.shape[-1] or (x.ndim == 3 and x.shape[0] != y.shape[0]):
+        v.add("y.shape", f"must match x's batch and dimension: x {list(x.shape)}, y "
+                         f"{list(y.shape)}")
+        return False, None, None, None
+    if 0 in x.shape or 0 in y.shape:
+        v.add("x.shape", f"must not be empty: x {list(x.shape)}, y {list(y.shape)}")
+        return False, None, None, None
+    batched = x.ndim == 3
+    x3, y3 = (x, y) if batched else (x[None], y[None])
+    entries = x3.shape[0] * x3.shape[1] * y3.shape[1]
+    if entries > limits.max_transport_entries:
+        v.add("x.shape", f"the cost would have {entries} entries, over the limit of "
+                         f"{limits.max_transport_entries}")
+        return False, None, None, None
+    _finite(x, "x.data", v)
+    _finite(y, "y.data", v)
+    return batched, None, x3, y3
+
+
+def _histogram(msg: object, field: str, present: bool, count: int, size: int, batched: bool,
+               v: Violations, limits: Limits) -> np.ndarray | None:
+    if not present:
+        return None
+    w = tensor(msg, field, v, dtypes=FLOATS, ndims=(2,) if batched else (1,),  # type: ignore[arg-type]
+               max_elements=limits.max_rows)
+    if w is None:
+        return None
+    w = w if batched else w[None]
+    if w.shape != (count, size):
+        want = [count, size] if batched else [size]
+        v.add(f"{field}.shape", f"must be {want} to match the cost, got {list(msg.shape)}")  # type: ignore[attr-defined]
+        return None
+    if not np.isfinite(w).all() or (w < 0).any():
+        v.add(f"{field}.data", "must be finite and non-negative")
+        return None
+    if (w.sum(axis=1) <= 0).any():
+        v.add(f"{field}.data", "a histogram has no mass")
+        return None
+    return w
+
+
+def transport_request(decoded: DecodedMessage, limits: Limits) -> TransportProblem:
+    req: transport_pb2.TransportRequest = decoded.message
+    v = Violations(decoded)
+    batched, cost, x, y = _points_or_cost(req, v, limits)
+    method = _enum(req.method, METHOD_NAMES, "method", v)
+    metric = _enum(req.metric, METRIC_NAMES, "metric", v)
+    scale = _enum(req.scale, SCALE_NAMES, "scale", v)
+    plan = _enum(req.plan, PLAN_NAMES, "plan", v)
+    device = _enum(req.device, DEVICE_NAMES, "device", v)
+    reg = req.reg
+    if not (math.isfinite(reg) and reg >= 0):
+        v.add("reg", f"must be finite and >= 0, got {reg}")
+    elif reg == 0 and method not in ("exact", "auto"):
+        v.add("reg", f"must be > 0 for method {method} (reg = 0 is exact transport)")
+    tol = req.tol or 1e-9
+    if not (math.isfinite(tol) and tol > 0):
+        v.add("tol", f"must be finite and > 0, got {req.tol}")
+    maxiter = req.max_iterations or 100_000
+    if maxiter > limits.max_iterations:
+        v.add("max_iterations", f"{maxiter} exceeds the server's limit of "
+                                f"{limits.max_iterations}")
+    reg_m = req.reg_m if req.HasField("reg_m") else None
+    if reg_m is not None and not (reg_m > 0 and not math.isnan(reg_m)):
+        v.add("reg_m", f"must be > 0 (leave unset for balanced transport), got {reg_m}")
+    threshold = req.plan_threshold or 1e-12
+    if not (0 <= threshold < 1):
+        v.add("plan_threshold", f"must be in [0, 1), got {req.plan_threshold}")
+    v.raise_if_any()
+    source = cost if cost is not None else x
+    assert source is not None
+    count, n = source.shape[0], source.shape[1]
+    m = cost.shape[2] if cost is not None else y.shape[1]  # type: ignore[union-attr]
+    a = _histogram(req.a, "a", req.HasField("a"), count, n, batched, v, limits)
+    b = _histogram(req.b, "b", req.HasField("b"), count, m, batched, v, limits)
+    v.raise_if_any()
+    options: dict[str, object] = {
+        "metric": metric, "scale": scale, "reg": reg, "method": method, "tol": tol,
+        "maxiter": maxiter, "reg_m": reg_m, "plan": plan, "plan_threshold": threshold,
+        "potentials": req.exact_potentials,
+    }
+    return TransportProblem(batched, count, a, b, cost, x, y, options, device)
+
+
+__all__ = ["METHOD_CODES", "TransportProblem", "ValidationError", "transport_request"]

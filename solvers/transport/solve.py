@@ -1,0 +1,327 @@
+"""transport(): one entry point for every optimal transport method, on CPU or GPU."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvers.backend import CPU, Backend
+from solvers.errors import SolverInputError
+from solvers.transport.cost import METRICS, SCALES, cost_matrix, cost_scale
+from solvers.transport.exact import exact_transport
+from solvers.transport.kernel import Kernel
+from solvers.transport.newton import newton_steps
+from solvers.transport.sinkhorn import epsilon_schedule, kernel_for, sinkhorn_steps
+
+METHODS = ("auto", "sinkhorn", "sinkhorn_eps", "sns", "exact")
+PLANS = ("dense", "sparse", "none")
+# `auto` takes Newton steps when reg is below this fraction of the cost's largest
+# entry: measured (bench/transport.py, n = 1000) SNS was 5x faster than Sinkhorn at
+# 1e-3 but slower at 1e-2, where the plan is dense and a Newton step costs n^2 CG work.
+SNS_BELOW = 4e-3
+
+
+@dataclass
+class TransportResult:
+    cost: float  # <P, M> on the returned plan, in the units of M as given
+    objective: float  # cost + reg sum P log P (+ reg_m KL(marginals) when unbalanced)
+    f: np.ndarray | None  # dual potentials: P_ij = exp((f_i + g_j - M_ij) / reg)
+    g: np.ndarray | None
+    plan: np.ndarray | sp.csr_matrix | None
+    dropped_mass: float  # mass a sparse plan left out
+    marginal_error_a: float  # || P 1 - a ||_1 on the returned plan
+    marginal_error_b: float  # || P^T 1 - b ||_1
+    method: str
+    converged: bool
+    stop_reason: str
+    reg: float
+    cost_scale: float  # M was divided by this before solving (scale="max"/"mean")
+    iterations: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    backend: str = "numpy"
+    device: str = "cpu"
+
+
+def choose_method(reg: float, scale: float, unbalanced: bool) -> str:
+    if unbalanced:
+        return "sinkhorn" if reg >= SNS_BELOW * scale else "sinkhorn_eps"
+    return "sinkhorn" if reg >= SNS_BELOW * scale else "sns"
+
+
+def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
+              metric: str = "sqeuclidean", scale: str = "none", reg: float = 1e-2,
+              method: str = "auto", tol: float = 1e-9, maxiter: int = 100_000,
+              reg_m: float | None = None, plan: str = "dense", plan_threshold: float = 1e-12,
+              potentials: bool = True, backend: Backend = CPU,
+              should_stop: Callable[[], str | None] | None = None) -> TransportResult:
+    """Optimal transport between histograms a (n) and b (m).
+
+    The cost is M (n x m), or computed from points X (n x d), Y (m x d) with
+    `metric`; `scale` divides it by its max or mean first (reg is then relative
+    to that scale; `cost` is reported in the units of the scaled M). Entropic
+    methods minimise <P, M> + reg sum P log P; `reg_m` relaxes the marginals by
+    reg_m KL(P 1 | a) + reg_m KL(P^T 1 | b) (unbalanced). `method`: 'sinkhorn',
+    'sinkhorn_eps' (epsilon scaling), 'sns' (Sinkhorn-Newton-Sparse), 'exact'
+    (unregularised; CPU), or 'auto'. `plan`: 'dense', 'sparse' (entries below
+    plan_threshold x the largest are dropped, their mass reported) or 'none'.
+    """
+    started = time.perf_counter()
+    xp = backend.xp
+    _check_options(method, plan, metric, scale, reg, tol, maxiter, reg_m, plan_threshold)
+    M = _cost(backend, M, X, Y, metric)
+    n, m = M.shape
+    a = _weights(backend, a, n, "a")
+    b = _weights(backend, b, m, "b")
+    divisor = cost_scale(xp, M, scale)
+    if divisor != 1.0:
+        M = M / divisor
+    unbalanced = reg_m is not None and np.isfinite(reg_m)
+    if method == "auto":
+        method = "exact" if reg == 0 else choose_method(reg, float(M.max()), unbalanced)
+    if method == "exact":
+        result = _exact(backend, a, b, M, plan, plan_threshold, potentials, unbalanced)
+    else:
+        if reg <= 0:
+            raise SolverInputError("reg", f"{method} needs reg > 0 (reg = 0 is method 'exact')")
+        if unbalanced and method == "sns":
+            raise SolverInputError("method", "sns is for balanced problems; use sinkhorn or "
+                                             "sinkhorn_eps with reg_m")
+        result = _entropic(backend, a, b, M, reg, method, tol, maxiter,
+                           reg_m if unbalanced else None, plan, plan_threshold, should_stop)
+    result.cost_scale = divisor
+    result.seconds = time.perf_counter() - started
+    if method != "exact":  # exact transport always runs on the host
+        result.backend, result.device = backend.name, backend.device
+    return result
+
+
+def _check_options(method: str, plan: str, metric: str, scale: str, reg: float, tol: float,
+                   maxiter: int, reg_m: float | None, plan_threshold: float) -> None:
+    if method not in METHODS:
+        raise SolverInputError("method", f"unknown method {method!r}; one of {METHODS}")
+    if plan not in PLANS:
+        raise SolverInputError("plan", f"unknown plan form {plan!r}; one of {PLANS}")
+    if metric not in METRICS:
+        raise SolverInputError("metric", f"unknown metric {metric!r}; one of {METRICS}")
+    if scale not in SCALES:
+        raise SolverInputError("scale", f"unknown scale {scale!r}; one of {SCALES}")
+    if not (np.isfinite(reg) and reg >= 0):
+        raise SolverInputError("reg", f"must be finite and >= 0, got {reg}")
+    if not (np.isfinite(tol) and tol > 0):
+        raise SolverInputError("tol", f"must be finite and > 0, got {tol}")
+    if maxiter < 1:
+        raise SolverInputError("max_iterations", f"must be >= 1, got {maxiter}")
+    if reg_m is not None and not reg_m > 0:
+        raise SolverInputError("reg_m", f"must be > 0 (or absent for balanced), got {reg_m}")
+    if not (0 <= plan_threshold < 1):
+        raise SolverInputError("plan_threshold", f"must be in [0, 1), got {plan_threshold}")
+
+
+def _cost(backend: Backend, M: Any, X: Any, Y: Any, metric: str) -> Any:
+    xp = backend.xp
+    if M is not None:
+        if X is not None or Y is not None:
+            raise SolverInputError("M", "give the cost M or the points X and Y, not both")
+        M = backend.asarray(M, dtype=np.float64)
+        if M.ndim != 2 or 0 in M.shape:
+            raise SolverInputError("M", f"must be a non-empty n x m matrix, got shape {M.shape}")
+        if not bool(xp.isfinite(M).all()):
+            raise SolverInputError("M", "holds NaN or infinite entries")
+        return M
+    if X is None or Y is None:
+        raise SolverInputError("M", "give the cost M, or the points X and Y")
+    X = backend.asarray(X, dtype=np.float64)
+    Y = backend.asarray(Y, dtype=np.float64)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or 0 in X.shape + Y.shape:
+        raise SolverInputError("X", f"X (n x d) and Y (m x d) must share d, got {X.shape} "
+                                    f"and {Y.shape}")
+    if not (bool(xp.isfinite(X).all()) and bool(xp.isfinite(Y).all())):
+        raise SolverInputError("X", "X or Y holds NaN or infinite entries")
+    return cost_matrix(xp, X, Y, metric)
+
+
+def _weights(backend: Backend, w: Any, size: int, name: str) -> Any:
+    xp = backend.xp
+    if w is None or (hasattr(w, "__len__") and len(w) == 0):
+        return xp.full(size, 1.0 / size)
+    w = backend.asarray(w, dtype=np.float64)
+    if w.shape != (size,):
+        raise SolverInputError(name, f"must have {size} entries to match the cost, got shape "
+                                     f"{w.shape}")
+    if not bool(xp.isfinite(w).all()) or bool((w < 0).any()):
+        raise SolverInputError(name, "must be finite and non-negative")
+    if not float(w.sum()) > 0:
+        raise SolverInputError(name, "has no mass")
+    return w
+
+
+def _entropic(backend: Backend, a: Any, b: Any, M: Any, reg: float, method: str, tol: float,
+              maxiter: int, reg_m: float | None, plan: str, plan_threshold: float,
+              should_stop: Callable[[], str | None] | None) -> TransportResult:
+    xp = backend.xp
+    # Points without mass are solved without them: log(0) has no place in the kernel.
+    rows = xp.nonzero(a > 0)[0] if bool((a == 0).any()) else None
+    cols = xp.nonzero(b > 0)[0] if bool((b == 0).any()) else None
+    Ms = M if rows is None else M[rows]
+    Ms = Ms if cols is None else Ms[:, cols]
+    As = a if rows is None else a[rows]
+    Bs = b if cols is None else b[cols]
+    if reg_m is None and abs(float(As.sum()) - float(Bs.sum())) > tol:
+        raise SolverInputError("b", f"a and b must have the same mass for balanced transport "
+                                    f"({float(As.sum())!r} != {float(Bs.sum())!r}); set reg_m "
+                                    f"for unbalanced transport")
+    iterations = {"sinkhorn": 0, "newton": 0, "cg": 0, "kernel_rebuilds": 0}
+    kernel: Kernel | None = None
+    budget = maxiter
+    if method == "sinkhorn_eps":
+        for stage_reg in epsilon_schedule(reg, float(Ms.max()))[:-1]:
+            kernel = kernel_for(xp, Ms, As, Bs, stage_reg, kernel, reg_m)
+            stage = sinkhorn_steps(kernel, max(tol, 1e-3 * float(As.sum())), budget, reg_m,
+                                   should_stop=should_stop)
+            iterations["sinkhorn"] += stage.iterations
+            iterations["kernel_rebuilds"] += kernel.rebuilds
+            budget = max(budget - stage.iterations, 1)
+    kernel = kernel_for(xp, Ms, As, Bs, reg, kernel, reg_m)
+    if method == "sns":
+        stage = sinkhorn_steps(kernel, tol, min(budget, 10_000), stall_window=10,
+                               stall_ratio=0.9, should_stop=should_stop)
+        iterations["sinkhorn"] += stage.iterations
+        converged, stop = stage.converged, "tolerance"
+        if not converged:
+            newton = newton_steps(kernel, tol, min(budget, 500), should_stop=should_stop)
+            iterations["newton"] = newton.iterations
+            iterations["cg"] = newton.cg_iterations
+            iterations["line_search"] = newton.line_search_steps
+            iterations["hessian_entries"] = newton.kept_entries
+            converged = newton.converged
+            stop = "tolerance" if converged else "max_iterations"
+    else:
+        stage = sinkhorn_steps(kernel, tol, budget, reg_m, should_stop=should_stop)
+        iterations["sinkhorn"] += stage.iterations
+        converged = stage.converged
+        stop = "tolerance" if converged else "max_iterations"
+    iterations["kernel_rebuilds"] += kernel.rebuilds
+    P = kernel.plan()
+    f, g = kernel.potentials()
+    if rows is not None or cols is not None:
+        P, f, g = _embed(xp, P, f, g, M, reg, rows, cols)
+    if not bool(xp.isfinite(P).all()):
+        converged, stop = False, "overflow"
+    return _finish(backend, P, f, g, a, b, M, reg, reg_m, plan, plan_threshold, method,
+                   converged, stop, iterations)
+
+
+def _embed(xp: Any, P: Any, f: Any, g: Any, M: Any, reg: float, rows: Any,
+           cols: Any) -> tuple[Any, Any, Any]:
+    """Puts a solution on the points with mass back in the full n x m frame. A
+    massless point's potential is its soft c-transform, the value that makes its
+    plan row (or column) exactly zero mass in the limit."""
+    n, m = M.shape
+    full_g = xp.zeros(m)
+    full_g[cols if cols is not None else slice(None)] = g
+    full_f = xp.zeros(n)
+    full_f[rows if rows is not None else slice(None)] = f
+    full = xp.zeros((n, m))
+    if rows is None:
+        full[:, cols] = P
+    elif cols is None:
+        full[rows] = P
+    else:
+        full[xp.ix_(rows, cols)] = P
+    mask_g = xp.ones(m, dtype=bool)
+    if cols is not None:
+        mask_g[:] = False
+        mask_g[cols] = True
+    mask_f = xp.ones(n, dtype=bool)
+    if rows is not None:
+        mask_f[:] = False
+        mask_f[rows] = True
+    # c-transforms over the points with mass only
+    if rows is not None:
+        S = (full_g[mask_g][None, :] - M[~mask_f][:, mask_g]) / reg
+        top = S.max(axis=1)
+        full_f[~mask_f] = -reg * (top + xp.log(xp.exp(S - top[:, None]).sum(axis=1)))
+    if cols is not None:
+        S = (full_f[mask_f][:, None] - M[mask_f][:, ~mask_g]) / reg
+        top = S.max(axis=0)
+        full_g[~mask_g] = -reg * (top + xp.log(xp.exp(S - top[None, :]).sum(axis=0)))
+    return full, full_f, full_g
+
+
+def _finish(backend: Backend, P: Any, f: Any, g: Any, a: Any, b: Any, M: Any, reg: float,
+            reg_m: float | None, plan: str, plan_threshold: float, method: str,
+            converged: bool, stop: str, iterations: dict[str, int]) -> TransportResult:
+    xp = backend.xp
+    cost = float((P * M).sum())
+    positive = P > 0
+    entropy = float((P[positive] * xp.log(P[positive])).sum())
+    objective = cost + reg * entropy
+    if reg_m is not None:
+        objective += reg_m * (_kl(xp, P.sum(axis=1), a) + _kl(xp, P.sum(axis=0), b))
+    returned, dropped = _plan_form(backend, P, plan, plan_threshold)
+    if isinstance(returned, sp.csr_matrix):
+        rows = np.asarray(returned.sum(axis=1)).ravel()
+        cols = np.asarray(returned.sum(axis=0)).ravel()
+        err_a = float(np.abs(rows - backend.to_host(a)).sum())
+        err_b = float(np.abs(cols - backend.to_host(b)).sum())
+    else:
+        err_a = float(xp.abs(P.sum(axis=1) - a).sum())
+        err_b = float(xp.abs(P.sum(axis=0) - b).sum())
+    return TransportResult(
+        cost=cost, objective=objective, f=backend.to_host(f), g=backend.to_host(g),
+        plan=returned, dropped_mass=dropped, marginal_error_a=err_a, marginal_error_b=err_b,
+        method=method, converged=converged, stop_reason=stop, reg=reg, cost_scale=1.0,
+        iterations=iterations)
+
+
+def _kl(xp: Any, x: Any, y: Any) -> float:
+    """Generalised KL(x | y) = sum x log(x / y) - x + y."""
+    positive = x > 0
+    return float((x[positive] * xp.log(x[positive] / y[positive])).sum() - x.sum() + y.sum())
+
+
+def _plan_form(backend: Backend, P: Any, plan: str,
+               threshold: float) -> tuple[np.ndarray | sp.csr_matrix | None, float]:
+    if plan == "dense":
+        return backend.to_host(P), 0.0
+    if plan == "none":
+        return None, 0.0
+    xp = backend.xp
+    full = P
+    keep = full >= threshold * float(full.max()) if threshold > 0 else full > 0
+    rows, cols = xp.nonzero(keep)
+    values = full[rows, cols]
+    dropped = float(full.sum() - values.sum())
+    sparse = sp.csr_matrix((backend.to_host(values), (backend.to_host(rows),
+                                                      backend.to_host(cols))), shape=full.shape)
+    return sparse, max(dropped, 0.0)
+
+
+def _exact(backend: Backend, a: Any, b: Any, M: Any, plan: str, plan_threshold: float,
+           potentials: bool, unbalanced: bool) -> TransportResult:
+    if unbalanced:
+        raise SolverInputError("method", "exact transport is balanced; unset reg_m")
+    a_h, b_h, M_h = backend.to_host(a), backend.to_host(b), backend.to_host(M)
+    if abs(a_h.sum() - b_h.sum()) > 1e-12 * max(a_h.sum(), b_h.sum()):
+        raise SolverInputError("b", f"a and b must have the same mass for exact transport "
+                                    f"({a_h.sum()!r} != {b_h.sum()!r})")
+    solution = exact_transport(a_h, b_h, M_h, potentials=potentials)
+    P = solution.plan
+    cost = float(P.multiply(M_h).sum())
+    rows = np.asarray(P.sum(axis=1)).ravel()
+    cols = np.asarray(P.sum(axis=0)).ravel()
+    returned: np.ndarray | sp.csr_matrix | None
+    returned = P.toarray() if plan == "dense" else (P if plan == "sparse" else None)
+    return TransportResult(
+        cost=cost, objective=cost, f=solution.f, g=solution.g, plan=returned, dropped_mass=0.0,
+        marginal_error_a=float(np.abs(rows - a_h).sum()),
+        marginal_error_b=float(np.abs(cols - b_h).sum()), method="exact",
+        converged=solution.converged,
+        stop_reason="optimal" if solution.converged else "max_iterations", reg=0.0,
+        cost_scale=1.0, iterations={"lp_rounds": solution.rounds},
+        backend="numpy", device="cpu")
