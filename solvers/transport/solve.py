@@ -57,7 +57,7 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
               metric: str = "sqeuclidean", scale: str = "none", reg: float = 1e-2,
               method: str = "auto", tol: float = 1e-9, maxiter: int = 100_000,
               reg_m: float | None = None, plan: str = "dense", plan_threshold: float = 1e-12,
-              potentials: bool = True, backend: Backend = CPU,
+              potentials: bool = False, backend: Backend = CPU,
               should_stop: Callable[[], str | None] | None = None) -> TransportResult:
     """Optimal transport between histograms a (n) and b (m).
 
@@ -69,6 +69,8 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
     'sinkhorn_eps' (epsilon scaling), 'sns' (Sinkhorn-Newton-Sparse), 'exact'
     (unregularised; CPU), or 'auto'. `plan`: 'dense', 'sparse' (entries below
     plan_threshold x the largest are dropped, their mass reported) or 'none'.
+    `potentials`: exact transport on uniform square problems also computes dual
+    potentials (about as costly as the assignment); entropic methods always do.
     """
     started = time.perf_counter()
     xp = backend.xp
