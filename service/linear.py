@@ -19,15 +19,14 @@ from service import metrics, tuner_state, validation
 from service.config import ServerConfig
 from service.pool import QueueFull, WorkPool
 from service.registry import Undecodable
-from service.rpc import StopSignal, run_rpc
-from service.status import RpcFailure, invalid_argument, resource_exhausted
+from service.rpc import StopSignal, run_rpc, run_solver, solver_backend
+from service.status import invalid_argument, resource_exhausted
 from service.version import VERSION
 from solverd.tensors import to_tensor
 from solverd.v1 import linear_pb2, linear_pb2_grpc
 from solverd.wire import DecodedMessage
 from solvers import linear
-from solvers.backend import get_backend
-from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
+from solvers.errors import SolverInputError
 from solvers.linear.carry import RecycleCarry
 from solvers.linear.ordering import order_by
 from solvers.linear.sequence import SequenceStep, SolverSequence
@@ -180,11 +179,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         """Runs one solve on a worker; the response and the solver's result."""
         labels["method"] = problem.method
         omega = problem.omega or 1.0
-        try:
-            backend = get_backend(linear.device_for(problem.method, problem.device),
-                                  allow_gpu=self.config.allow_gpu)
-        except BackendUnavailable as exc:
-            raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+        backend = solver_backend(linear.device_for(problem.method, problem.device),
+                                 self.config.allow_gpu)
         labels["backend"] = backend.name
 
         stop = StopSignal(context, self.config.limits.max_solve_seconds)
@@ -199,15 +195,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 device=backend.device, precision=problem.precision,
                 allow_gpu=self.config.allow_gpu, omega=omega,
                 should_stop=stop.poll, **_recycling_options(problem, same_matrix))
-        try:
-            outcome, queued = await self.pools[backend.device].run(job)
-        except QueueFull as exc:
-            raise resource_exhausted(str(exc), retry_after=0.5) from None
-        except Interrupted as exc:
-            raise stop.failure(exc.reason) from None
-        except SolverInputError as exc:
-            field_name = _FIELD_OF_ARGUMENT.get(exc.field, exc.field)
-            raise invalid_argument([(field_name, exc.description)]) from None
+        outcome, queued = await run_solver(self.pools[backend.device], job, stop,
+                                           _FIELD_OF_ARGUMENT)
         step = outcome if isinstance(outcome, SequenceStep) else None
         result = step.result if step is not None else outcome
         labels["method"] = problem.method if step is not None else result.method

@@ -13,11 +13,15 @@ import grpc
 from google.protobuf.message import Message
 
 from service import metrics
+from service.pool import QueueFull, WorkPool
 from service.registry import Undecodable
-from service.status import RpcFailure, invalid_argument, to_grpc_status
+from service.status import RpcFailure, invalid_argument, resource_exhausted, to_grpc_status
+from solvers.backend import Backend, get_backend
+from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
 
 log = logging.getLogger("solverd")
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 
 
 class StopSignal:
@@ -50,6 +54,29 @@ class StopSignal:
                               "the solve exceeded the server's max_solve_seconds; work stopped")
         return RpcFailure(grpc.StatusCode.DEADLINE_EXCEEDED,
                           "the call's deadline passed during the solve; work stopped")
+
+
+def solver_backend(device: str, allow_gpu: bool) -> Backend:
+    """The backend for `device`; FAILED_PRECONDITION when it cannot be used."""
+    try:
+        return get_backend(device, allow_gpu=allow_gpu)
+    except BackendUnavailable as exc:
+        raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+
+
+async def run_solver(pool: WorkPool, job: Callable[[], T], stop: StopSignal,
+                     fields: dict[str, str]) -> tuple[T, float]:
+    """Runs a solver job on `pool` (its result and queue seconds); a full queue, a stop
+    and a solver's input error become statuses. `fields` maps solver argument names
+    to the request's field names where they differ."""
+    try:
+        return await pool.run(job)
+    except QueueFull as exc:
+        raise resource_exhausted(str(exc), retry_after=0.5) from None
+    except Interrupted as exc:
+        raise stop.failure(exc.reason) from None
+    except SolverInputError as exc:
+        raise invalid_argument([(fields.get(exc.field, exc.field), exc.description)]) from None
 
 
 async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,

@@ -11,15 +11,14 @@ import scipy.sparse as sp
 
 from service import metrics, transport_validation
 from service.config import ServerConfig
-from service.pool import QueueFull, WorkPool
-from service.rpc import StopSignal, run_rpc
-from service.status import RpcFailure, invalid_argument, resource_exhausted
+from service.pool import WorkPool
+from service.rpc import StopSignal, run_rpc, run_solver, solver_backend
+from service.status import invalid_argument
 from service.version import VERSION
 from solverd.tensors import to_tensor
 from solverd.v1 import transport_pb2, transport_pb2_grpc
 from solverd.wire import DecodedMessage
-from solvers.backend import Backend, get_backend
-from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
+from solvers.backend import Backend
 from solvers.transport import TransportResult, transport
 
 # Solver argument names that differ from the request's field names.
@@ -46,23 +45,13 @@ class TransportServicer(transport_pb2_grpc.TransportServicer):
         options = problem.options
         labels["method"] = str(options["method"])
         device = problem.device if options["method"] != "exact" else "cpu"
-        try:
-            backend = get_backend(device, allow_gpu=self.config.allow_gpu)
-        except BackendUnavailable as exc:
-            raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+        backend = solver_backend(device, self.config.allow_gpu)
         labels["backend"] = backend.name
         decode_seconds = time.perf_counter() - started
         stop = StopSignal(context, self.config.limits.max_solve_seconds)
         job = functools.partial(_solve_all, problem, backend, stop.poll)
-        try:
-            (results, compute), queued = await self.pools[backend.device].run(job)
-        except QueueFull as exc:
-            raise resource_exhausted(str(exc), retry_after=0.5) from None
-        except Interrupted as exc:
-            raise stop.failure(exc.reason) from None
-        except SolverInputError as exc:
-            field = _FIELD_OF_ARGUMENT.get(exc.field, exc.field)
-            raise invalid_argument([(field, exc.description)]) from None
+        (results, compute), queued = await run_solver(self.pools[backend.device], job, stop,
+                                                      _FIELD_OF_ARGUMENT)
         labels["method"] = results[0].method
         metrics.COMPUTE_SECONDS.labels("Transport.Solve", labels["method"],
                                        backend.name).observe(compute)

@@ -8,8 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.config import Limits
-from service.validation import FLOATS, ValidationError, Violations, _enum, _finite, tensor
-from solverd.v1 import linear_pb2, transport_pb2
+from service.validation import (
+    DEVICE_NAMES,
+    FLOATS,
+    ValidationError,
+    Violations,
+    _enum,
+    _finite,
+    tensor,
+)
+from solverd.v1 import transport_pb2
 from solverd.wire import DecodedMessage
 
 METHOD_NAMES = {transport_pb2.TRANSPORT_METHOD_AUTO: "auto",
@@ -25,8 +33,6 @@ SCALE_NAMES = {transport_pb2.COST_SCALE_NONE: "none", transport_pb2.COST_SCALE_M
                transport_pb2.COST_SCALE_MEAN: "mean"}
 PLAN_NAMES = {transport_pb2.PLAN_FORM_DENSE: "dense", transport_pb2.PLAN_FORM_SPARSE: "sparse",
               transport_pb2.PLAN_FORM_NONE: "none"}
-DEVICE_NAMES = {linear_pb2.DEVICE_AUTO: "auto", linear_pb2.DEVICE_CPU: "cpu",
-                linear_pb2.DEVICE_GPU: "gpu"}
 
 
 @dataclass
@@ -52,11 +58,6 @@ def _points_or_cost(req: transport_pb2.TransportRequest, v: Violations, limits: 
         v.add("cost", "give the cost, or the points x and y (exactly one of the two)")
         return False, None, None, None
     if has_cost:
-        shape = [int(s) for s in req.cost.shape]
-        if len(shape) in (2, 3) and 0 <= math.prod(shape) > limits.max_transport_entries:
-            v.add("cost.shape", f"{math.prod(shape)} entries exceed the limit of "
-                                f"{limits.max_transport_entries}")
-            return False, None, None, None
         cost = tensor(req.cost, "cost", v, dtypes=FLOATS, ndims=(2, 3),
                       max_elements=limits.max_transport_entries)
         if cost is None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from solvers.errors import Interrupted
 from solvers.transport.kernel import Kernel
 
 
@@ -79,16 +80,8 @@ def sinkhorn_steps(kernel: Kernel, tol: float, maxiter: int, rho: float | None =
         if should_stop is not None and it % check_every == 0:
             reason = should_stop()
             if reason:
-                from solvers.errors import Interrupted
-
                 raise Interrupted(reason)
     return SinkhornStage(maxiter, error, False, False)
-
-
-def balanced_error(kernel: Kernel) -> float:
-    xp = kernel.xp
-    rows, cols = kernel.marginals()
-    return float(max(xp.abs(rows - kernel.a).sum(), xp.abs(cols - kernel.b).sum()))
 
 
 def epsilon_schedule(reg: float, cost_scale: float, factor: float = 0.1) -> list[float]:

@@ -220,39 +220,31 @@ def _entropic(backend: Backend, a: Any, b: Any, M: Any, reg: float, method: str,
 
 def _embed(xp: Any, P: Any, f: Any, g: Any, M: Any, reg: float, rows: Any,
            cols: Any) -> tuple[Any, Any, Any]:
-    """Puts a solution on the points with mass back in the full n x m frame. A
-    massless point's potential is its soft c-transform, the value that makes its
-    plan row (or column) exactly zero mass in the limit."""
+    """Puts a solution on the points with mass (`rows`, `cols`; None: all of them)
+    back in the full n x m frame. A massless point's potential is its soft
+    c-transform against the points with mass: the value its plan row (or column)
+    would take were it given an infinitesimal mass."""
     n, m = M.shape
-    full_g = xp.zeros(m)
-    full_g[cols if cols is not None else slice(None)] = g
-    full_f = xp.zeros(n)
-    full_f[rows if rows is not None else slice(None)] = f
+    rows = xp.arange(n) if rows is None else rows
+    cols = xp.arange(m) if cols is None else cols
     full = xp.zeros((n, m))
-    if rows is None:
-        full[:, cols] = P
-    elif cols is None:
-        full[rows] = P
-    else:
-        full[xp.ix_(rows, cols)] = P
-    mask_g = xp.ones(m, dtype=bool)
-    if cols is not None:
-        mask_g[:] = False
-        mask_g[cols] = True
-    mask_f = xp.ones(n, dtype=bool)
-    if rows is not None:
-        mask_f[:] = False
-        mask_f[rows] = True
-    # c-transforms over the points with mass only
-    if rows is not None:
-        S = (full_g[mask_g][None, :] - M[~mask_f][:, mask_g]) / reg
-        top = S.max(axis=1)
-        full_f[~mask_f] = -reg * (top + xp.log(xp.exp(S - top[:, None]).sum(axis=1)))
-    if cols is not None:
-        S = (full_f[mask_f][:, None] - M[mask_f][:, ~mask_g]) / reg
-        top = S.max(axis=0)
-        full_g[~mask_g] = -reg * (top + xp.log(xp.exp(S - top[None, :]).sum(axis=0)))
+    full[xp.ix_(rows, cols)] = P
+    full_f, full_g = xp.zeros(n), xp.zeros(m)
+    full_f[rows], full_g[cols] = f, g
+    if rows.size < n:
+        lost = xp.setdiff1d(xp.arange(n), rows)
+        full_f[lost] = _soft_min(xp, M[xp.ix_(lost, cols)] - g[None, :], reg, axis=1)
+    if cols.size < m:
+        lost = xp.setdiff1d(xp.arange(m), cols)
+        full_g[lost] = _soft_min(xp, M[xp.ix_(rows, lost)] - f[:, None], reg, axis=0)
     return full, full_f, full_g
+
+
+def _soft_min(xp: Any, C: Any, reg: float, axis: int) -> Any:
+    """-reg logsumexp(-C / reg) along `axis`, shifted so nothing overflows."""
+    S = -C / reg
+    top = S.max(axis=axis, keepdims=True)
+    return -reg * (top + xp.log(xp.exp(S - top).sum(axis=axis, keepdims=True))).squeeze(axis)
 
 
 def _finish(backend: Backend, P: Any, f: Any, g: Any, a: Any, b: Any, M: Any, reg: float,
@@ -287,14 +279,13 @@ def _kl(xp: Any, x: Any, y: Any) -> float:
     return float((x[positive] * xp.log(x[positive] / y[positive])).sum() - x.sum() + y.sum())
 
 
-def _plan_form(backend: Backend, P: Any, plan: str,
+def _plan_form(backend: Backend, full: Any, plan: str,
                threshold: float) -> tuple[np.ndarray | sp.csr_matrix | None, float]:
     if plan == "dense":
-        return backend.to_host(P), 0.0
+        return backend.to_host(full), 0.0
     if plan == "none":
         return None, 0.0
     xp = backend.xp
-    full = P
     keep = full >= threshold * float(full.max()) if threshold > 0 else full > 0
     rows, cols = xp.nonzero(keep)
     values = full[rows, cols]

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-import numpy as np
 
 from solverd.aio_sequence import AsyncSequence, AsyncStreamSequence
 from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
@@ -27,7 +26,7 @@ from solverd.channels import (
 from solverd.errors import from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
-from solverd.transport import TransportResult, results_from_proto, transport_request
+from solverd.transport import TransportResult, batched, results_from_proto, transport_request
 from solverd.v1 import info_pb2
 
 T = TypeVar("T")
@@ -98,8 +97,7 @@ class AsyncClient:
         start = time.perf_counter()
         response = await self._call(self._transport, request, timeout)
         results = results_from_proto(response, time.perf_counter() - start)
-        source = M if M is not None else X
-        return results if source is not None and np.ndim(source) == 3 else results[0]
+        return results if batched(M, X) else results[0]
 
     async def info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(

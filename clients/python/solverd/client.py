@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-import numpy as np
 
 from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
 from solverd.channels import (
@@ -26,7 +25,7 @@ from solverd.errors import SolverdError, from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
 from solverd.sequence import Sequence, StreamSequence
-from solverd.transport import TransportResult, results_from_proto, transport_request
+from solverd.transport import TransportResult, batched, results_from_proto, transport_request
 from solverd.v1 import info_pb2
 
 T = TypeVar("T")
@@ -135,9 +134,7 @@ class Client:
         start = time.perf_counter()
         response = self._call(self._transport, request, timeout)
         results = results_from_proto(response, time.perf_counter() - start)
-        batched = (M if M is not None else X) is not None and \
-            np.ndim(M if M is not None else X) == 3
-        return results if batched else results[0]
+        return results if batched(M, X) else results[0]
 
     def sequence(self, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,

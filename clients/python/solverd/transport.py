@@ -81,6 +81,12 @@ class TransportResult:
         return max(self.marginal_error_a, self.marginal_error_b)
 
 
+def batched(M: object, X: object) -> bool:
+    """Whether a transport call carries a leading batch axis (its answer is a list)."""
+    source = M if M is not None else X
+    return source is not None and np.ndim(source) == 3
+
+
 def results_from_proto(decoded: DecodedMessage, round_trip: float) -> list[TransportResult]:
     msg = decoded.message
     i = msg.info
