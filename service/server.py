@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from service.completion import MatrixCompletionServicer
 from service.config import ServerConfig
 from service.info import ServerInfoServicer
 from service.linear import LinearSolverServicer
@@ -20,7 +21,7 @@ from service.registry import add_service
 from service.transport import TransportServicer
 from service.version import VERSION
 from solverd.channels import STREAM_WINDOW_BYTES
-from solverd.v1 import info_pb2, linear_pb2, transport_pb2
+from solverd.v1 import completion_pb2, info_pb2, linear_pb2, transport_pb2
 from solvers.backend import gpu_status
 
 log = logging.getLogger("solverd")
@@ -29,6 +30,7 @@ SERVICES = (
     linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"].full_name,
     info_pb2.DESCRIPTOR.services_by_name["ServerInfo"].full_name,
     transport_pb2.DESCRIPTOR.services_by_name["Transport"].full_name,
+    completion_pb2.DESCRIPTOR.services_by_name["MatrixCompletion"].full_name,
 )
 
 
@@ -59,6 +61,8 @@ class SolverdServer:
                     LinearSolverServicer(config, self.pools))
         add_service(self.server, transport_pb2.DESCRIPTOR.services_by_name["Transport"],
                     TransportServicer(config, self.pools))
+        add_service(self.server, completion_pb2.DESCRIPTOR.services_by_name["MatrixCompletion"],
+                    MatrixCompletionServicer(config, self.pools))
         add_service(self.server, info_pb2.DESCRIPTOR.services_by_name["ServerInfo"],
                     ServerInfoServicer(config, self.pools, blas_threads))
         self.health = health_aio.HealthServicer()

@@ -8,6 +8,7 @@
 from solverd.aio import AsyncClient
 from solverd.allocator import tune_allocator
 from solverd.client import Client
+from solverd.completion import CompletionResult
 from solverd.errors import (
     Cancelled,
     DeadlineExceeded,
@@ -32,6 +33,7 @@ __all__ = [
     "BackendInfo",
     "Cancelled",
     "Client",
+    "CompletionResult",
     "DeadlineExceeded",
     "FailedPrecondition",
     "FieldViolation",

@@ -12,6 +12,7 @@ import grpc
 from solverd.aio_sequence import AsyncSequence, AsyncStreamSequence
 from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
 from solverd.channels import (
+    COMPLETE,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
     GET_INFO,
@@ -23,6 +24,7 @@ from solverd.channels import (
     bind,
     open_channel,
 )
+from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
 from solverd.errors import from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
@@ -52,6 +54,7 @@ class AsyncClient:
         self._solve_batch = bind(self._channel, SOLVE_BATCH)
         self._get_info = bind(self._channel, GET_INFO)
         self._transport = bind(self._channel, TRANSPORT)
+        self._complete = bind(self._channel, COMPLETE)
 
     async def solve(self, a: object, b: object, *, timeout: float | None = None,
                     **options: object) -> SolveResult:
@@ -98,6 +101,16 @@ class AsyncClient:
         response = await self._call(self._transport, request, timeout)
         results = results_from_proto(response, time.perf_counter() - start)
         return results if batched(M, X) else results[0]
+
+    async def complete(self, rows: Any, cols: Any = None, vals: Any = None,
+                       shape: Any = None, rank: int = 10, *, timeout: float | None = None,
+                       **options: Any) -> CompletionResult:
+        """See `Client.complete`."""
+        r, c, v, size = observed(rows, cols, vals, shape)
+        request = complete_request(r, c, v, size, rank, **options)
+        start = time.perf_counter()
+        response = await self._call(self._complete, request, timeout)
+        return result_from_proto(response, time.perf_counter() - start)
 
     async def info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(

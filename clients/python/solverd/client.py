@@ -10,6 +10,7 @@ import grpc
 
 from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
 from solverd.channels import (
+    COMPLETE,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
     GET_INFO,
@@ -21,6 +22,7 @@ from solverd.channels import (
     bind,
     open_channel,
 )
+from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
 from solverd.errors import SolverdError, from_rpc_error
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
@@ -57,6 +59,7 @@ class Client:
         self._solve_batch = bind(self._channel, SOLVE_BATCH)
         self._get_info = bind(self._channel, GET_INFO)
         self._transport = bind(self._channel, TRANSPORT)
+        self._complete = bind(self._channel, COMPLETE)
 
     def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
               preconditioner: str = "none", rtol: float | None = None,
@@ -149,6 +152,30 @@ class Client:
         """
         cls = StreamSequence if stream else Sequence
         return cls(self, method=method, tuner=tuner, omega=omega, state=state, **options)
+
+    def complete(self, rows: Any, cols: Any = None, vals: Any = None, shape: Any = None,
+                 rank: int = 10, *, timeout: float | None = None,
+                 **options: Any) -> CompletionResult:
+        """Low-rank completion of an m x n matrix from observed entries: COO arrays
+        (rows, cols, vals) with `shape`, or one scipy.sparse matrix whose stored entries
+        are the observations. Returns `.U` (m x k), `.V` (n x k), `.predict(rows, cols)`,
+        `.history` (per-round train / holdout RMSE and seconds), `.converged`.
+
+        method: "altmin" (spectral start, alternating ridge least squares; row_solver
+        "exact" or "sketch" as in Gu et al. 2024) or "softimpute_als" (Hastie et al.
+        2015; reg is its nuclear-norm lambda). reg: altmin's ridge per row, times the
+        row's entry count. center: "none", "global" or "biases" (ratings). Stops when
+        the observed RMSE changes by at most tol in a round (1e-5) or falls to atol x
+        the values' RMS (1e-12). holdout: fraction of entries held out for a holdout
+        RMSE; test=(rows, cols, vals) instead; predict=(rows, cols) returns estimates
+        in `.predictions`. Other options: bias_reg, max_iterations, seed, sketch_size,
+        sketch_steps, device.
+        """
+        r, c, v, size = observed(rows, cols, vals, shape)
+        request = complete_request(r, c, v, size, rank, **options)
+        start = time.perf_counter()
+        response = self._call(self._complete, request, timeout)
+        return result_from_proto(response, time.perf_counter() - start)
 
     def info(self, *, timeout: float | None = None) -> ServerInfo:
         """Version, backends (GPU name and memory if any) and limits of the server."""
