@@ -113,15 +113,17 @@ def altmin(train: Entries, holdout: Entries | None, shape: tuple[int, int], rank
         stop_check(should_stop)
         if biases is None:
             V, _, used_v = solve_rows(by_col, U, V, reg, row_solver, backend, rng, sketch_size,
-                                      sketch_steps)
+                                      sketch_steps, should_stop=should_stop)
             U, sse, used_u = solve_rows(by_row, V, U, reg, row_solver, backend, rng,
-                                        sketch_size, sketch_steps, residual=True)
+                                        sketch_size, sketch_steps, residual=True,
+                                        should_stop=should_stop)
         else:
             V, _, used_v = solve_rows(by_col, with_ones(U), V, reg, row_solver, backend, rng,
-                                      sketch_size, sketch_steps, offset=U[:, rank])
+                                      sketch_size, sketch_steps, offset=U[:, rank],
+                                      should_stop=should_stop)
             U, sse, used_u = solve_rows(by_row, with_ones(V), U, reg, row_solver, backend, rng,
                                         sketch_size, sketch_steps, residual=True,
-                                        offset=V[:, rank])
+                                        offset=V[:, rank], should_stop=should_stop)
         for key in used:
             used[key] += used_v[key] + used_u[key]
         held = float("nan") if holdout is None else _holdout_rmse(U, V, rank, holdout, biases,

@@ -14,12 +14,14 @@ rows of every degree.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from solvers.backend import Backend
 from solvers.completion.observations import Bucket, Layout
+from solvers.errors import Interrupted
 
 ROW_SOLVERS = ("auto", "exact", "sketch")
 # "auto" takes the normal equations. The sketched solve needs fewer flops once a row's
@@ -96,11 +98,14 @@ def _sketched(A: Any, b: Any, x0: Any, bucket: Bucket, reg: float, sketch_size: 
 
 def solve_rows(layout: Layout, other: Any, current: Any, reg: float, solver: str,
                backend: Backend, rng: np.random.Generator, sketch_size: int, steps: int,
-               residual: bool = False, offset: Any = None) -> tuple[Any, float, dict[str, int]]:
+               residual: bool = False, offset: Any = None,
+               should_stop: Callable[[], str | None] | None = None
+               ) -> tuple[Any, float, dict[str, int]]:
     """New factor rows for every key of `layout` given the `other` factor; rows with no
     entries keep `current`. `offset` (one number per row of `other`) is subtracted from
     the values first (the other side's biases). Returns (factor, sum of squared
-    residuals when `residual`, rows solved per solver)."""
+    residuals when `residual`, rows solved per solver). `should_stop` is polled between
+    buckets: a round on 10^7 entries takes seconds."""
     xp = backend.xp
     k = other.shape[1]
     other_ext = xp.concatenate([other, xp.zeros((1, k))])
@@ -109,6 +114,8 @@ def solve_rows(layout: Layout, other: Any, current: Any, reg: float, solver: str
     sse = 0.0
     used = {"exact": 0, "sketch": 0}
     for bucket in layout.buckets:
+        if should_stop is not None and (reason := should_stop()):
+            raise Interrupted(reason)
         A = _gather(other_ext, bucket, xp)
         b = bucket.vals if offset_ext is None else (
             bucket.vals - xp.take(offset_ext, bucket.other, axis=0))
