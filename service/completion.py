@@ -11,9 +11,8 @@ import numpy as np
 from service import completion_validation, metrics
 from service.config import ServerConfig
 from service.pool import WorkPool
-from service.rpc import StopSignal, run_rpc, run_solver, solver_backend
+from service.rpc import StopSignal, fill_info, run_rpc, run_solver, solver_backend
 from service.status import invalid_argument
-from service.version import VERSION
 from solverd.tensors import to_tensor
 from solverd.v1 import completion_pb2, completion_pb2_grpc
 from solverd.wire import DecodedMessage
@@ -56,16 +55,8 @@ class MatrixCompletionServicer(completion_pb2_grpc.MatrixCompletionServicer):
         encode_start = time.perf_counter()
         response = completion_pb2.CompleteResponse()
         _encode(result, response)
-        info = response.info
-        info.backend = backend.name
-        info.device = backend.device_name
-        info.precision = "float64"
-        info.stop_reason = result.stop_reason
-        info.server_version = VERSION
-        info.decode_seconds = decode_seconds
-        info.queue_seconds = queued
-        info.compute_seconds = compute
-        info.encode_seconds = time.perf_counter() - encode_start
+        fill_info(response.info, backend.name, backend.device_name, "float64",
+                  result.stop_reason, decode_seconds, queued, compute, encode_start)
         return response
 
 

@@ -19,9 +19,8 @@ from service import metrics, tuner_state, validation
 from service.config import ServerConfig
 from service.pool import QueueFull, WorkPool
 from service.registry import Undecodable
-from service.rpc import StopSignal, run_rpc, run_solver, solver_backend
+from service.rpc import StopSignal, fill_info, run_rpc, run_solver, solver_backend
 from service.status import invalid_argument, resource_exhausted
-from service.version import VERSION
 from solverd.tensors import to_tensor
 from solverd.v1 import linear_pb2, linear_pb2_grpc
 from solverd.wire import DecodedMessage
@@ -235,16 +234,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                     to_tensor(backend.to_host(space.u), response.recycle_space.u)
                     to_tensor(backend.to_host(space.c), response.recycle_space.c)
         to_tensor(result.x, response.x)
-        info = response.info
-        info.backend = result.backend
-        info.device = result.device
-        info.precision = result.precision
-        info.stop_reason = result.stop_reason
-        info.server_version = VERSION
-        info.decode_seconds = decode_seconds
-        info.queue_seconds = queued
-        info.compute_seconds = result.seconds
-        info.encode_seconds = time.perf_counter() - encode_start
+        fill_info(response.info, result.backend, result.device, result.precision,
+                  result.stop_reason, decode_seconds, queued, result.seconds, encode_start)
         return response, result
 
 

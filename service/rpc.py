@@ -16,6 +16,7 @@ from service import metrics
 from service.pool import QueueFull, WorkPool
 from service.registry import Undecodable
 from service.status import RpcFailure, invalid_argument, resource_exhausted, to_grpc_status
+from service.version import VERSION
 from solvers.backend import Backend, get_backend
 from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
 
@@ -54,6 +55,21 @@ class StopSignal:
                               "the solve exceeded the server's max_solve_seconds; work stopped")
         return RpcFailure(grpc.StatusCode.DEADLINE_EXCEEDED,
                           "the call's deadline passed during the solve; work stopped")
+
+
+def fill_info(info: Message, backend: str, device: str, precision: str, stop_reason: str,
+              decode_seconds: float, queue_seconds: float, compute_seconds: float,
+              encode_start: float) -> None:
+    """A response's SolveInfo; encode time runs from `encode_start` to now."""
+    info.backend = backend
+    info.device = device
+    info.precision = precision
+    info.stop_reason = stop_reason
+    info.server_version = VERSION
+    info.decode_seconds = decode_seconds
+    info.queue_seconds = queue_seconds
+    info.compute_seconds = compute_seconds
+    info.encode_seconds = time.perf_counter() - encode_start
 
 
 def solver_backend(device: str, allow_gpu: bool) -> Backend:

@@ -12,9 +12,8 @@ import scipy.sparse as sp
 from service import metrics, transport_validation
 from service.config import ServerConfig
 from service.pool import WorkPool
-from service.rpc import StopSignal, run_rpc, run_solver, solver_backend
+from service.rpc import StopSignal, fill_info, run_rpc, run_solver, solver_backend
 from service.status import invalid_argument
-from service.version import VERSION
 from solverd.tensors import to_tensor
 from solverd.v1 import transport_pb2, transport_pb2_grpc
 from solverd.wire import DecodedMessage
@@ -61,16 +60,8 @@ class TransportServicer(transport_pb2_grpc.TransportServicer):
             _encode(result, response.results.add())
             metrics.ITERATIONS.labels(f"transport_{result.method}", backend.name).observe(
                 result.iterations.get("sinkhorn", 0) + result.iterations.get("newton", 0))
-        info = response.info
-        info.backend = backend.name
-        info.device = backend.device_name
-        info.precision = "float64"
-        info.stop_reason = results[0].stop_reason
-        info.server_version = VERSION
-        info.decode_seconds = decode_seconds
-        info.queue_seconds = queued
-        info.compute_seconds = compute
-        info.encode_seconds = time.perf_counter() - encode_start
+        fill_info(response.info, backend.name, backend.device_name, "float64",
+                  results[0].stop_reason, decode_seconds, queued, compute, encode_start)
         return response
 
 

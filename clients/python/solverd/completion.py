@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from solverd.results import SolveInfo, device_code
+from solverd.results import SolveInfo, device_code, lookup
 from solverd.tensors import from_tensor, index_array, value_array
 from solverd.v1 import completion_pb2
 from solverd.wire import DecodedMessage, WireMessage
@@ -21,11 +21,6 @@ CENTERS = {"none": completion_pb2.CENTERING_NONE, "global": completion_pb2.CENTE
            "biases": completion_pb2.CENTERING_BIASES}
 _METHOD_NAMES = {code: name for name, code in METHODS.items()}
 
-
-def _code(table: dict[str, int], value: str, what: str) -> int:
-    if value not in table:
-        raise ValueError(f"unknown {what} {value!r}; one of {sorted(table)}")
-    return table[value]
 
 
 def observed(rows: Any, cols: Any = None, vals: Any = None, shape: Any = None
@@ -52,9 +47,9 @@ def complete_request(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
                      sketch_size: int | None = None, sketch_steps: int | None = None,
                      device: str = "auto") -> WireMessage:
     req = completion_pb2.CompleteRequest(
-        shape=list(shape), rank=int(rank), method=_code(METHODS, method, "method"),
-        reg=float(reg), row_solver=_code(ROW_SOLVERS, row_solver, "row_solver"),
-        center=_code(CENTERS, center, "center"), seed=int(seed), tol=float(tol),
+        shape=list(shape), rank=int(rank), method=lookup(METHODS, method, "method"),
+        reg=float(reg), row_solver=lookup(ROW_SOLVERS, row_solver, "row_solver"),
+        center=lookup(CENTERS, center, "center"), seed=int(seed), tol=float(tol),
         atol=float(atol), max_iterations=int(max_iterations or 0),
         holdout_fraction=float(holdout), sketch_size=int(sketch_size or 0),
         sketch_steps=int(sketch_steps or 0), device=device_code(device))
@@ -117,11 +112,7 @@ class CompletionResult:
 def result_from_proto(decoded: DecodedMessage, round_trip: float) -> CompletionResult:
     r = decoded.message
     i = r.info
-    info = SolveInfo(backend=i.backend, device=i.device, precision=i.precision,
-                     stop_reason=i.stop_reason, decode_seconds=i.decode_seconds,
-                     queue_seconds=i.queue_seconds, compute_seconds=i.compute_seconds,
-                     encode_seconds=i.encode_seconds, server_version=i.server_version,
-                     round_trip_seconds=round_trip)
+    info = SolveInfo.from_proto(i, round_trip)
 
     def tensor(name: str) -> np.ndarray | None:
         if not r.HasField(name):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,14 @@ class SolveInfo:
     server_version: str
     # Measured by the client: from sending the request to holding the decoded answer.
     round_trip_seconds: float
+
+    @classmethod
+    def from_proto(cls, i: Any, round_trip: float) -> SolveInfo:
+        return cls(backend=i.backend, device=i.device, precision=i.precision,
+                   stop_reason=i.stop_reason, decode_seconds=i.decode_seconds,
+                   queue_seconds=i.queue_seconds, compute_seconds=i.compute_seconds,
+                   encode_seconds=i.encode_seconds, server_version=i.server_version,
+                   round_trip_seconds=round_trip)
 
 
 @dataclass(frozen=True)
@@ -72,13 +81,7 @@ class SolveResult:
             column_iterations=np.array(msg.column_iterations, dtype=np.int64),
             column_converged=np.array(msg.column_converged, dtype=bool),
             column_residual_norms=np.array(msg.column_residual_norms, dtype=np.float64),
-            info=SolveInfo(
-                backend=i.backend, device=i.device, precision=i.precision,
-                stop_reason=i.stop_reason, decode_seconds=i.decode_seconds,
-                queue_seconds=i.queue_seconds, compute_seconds=i.compute_seconds,
-                encode_seconds=i.encode_seconds, server_version=i.server_version,
-                round_trip_seconds=round_trip,
-            ),
+            info=SolveInfo.from_proto(i, round_trip),
             omega=msg.omega or None,
             best_omega=msg.best_omega or None,
             tuned_iterations=msg.tuned_iterations if msg.HasField("tuner_state") else None,
@@ -158,7 +161,7 @@ _PRECISIONS = {"auto": linear_pb2.PRECISION_AUTO, "float64": linear_pb2.PRECISIO
                "float32": linear_pb2.PRECISION_FLOAT32}
 
 
-def _lookup(table: dict[str, int], value: str | None, what: str, default: str = "auto") -> int:
+def lookup(table: dict[str, int], value: str | None, what: str, default: str = "auto") -> int:
     key = (value or default).lower()
     try:
         return table[key]
@@ -167,23 +170,23 @@ def _lookup(table: dict[str, int], value: str | None, what: str, default: str = 
 
 
 def method_code(name: str | None) -> int:
-    return _lookup(_METHODS, (name or "auto").replace("-", "_"), "method")
+    return lookup(_METHODS, (name or "auto").replace("-", "_"), "method")
 
 
 def tuner_code(name: str | None) -> int:
-    return _lookup(_TUNERS, name, "tuner", "none")
+    return lookup(_TUNERS, name, "tuner", "none")
 
 
 def preconditioner_code(name: str | None) -> int:
-    return _lookup(_PRECONDITIONERS, name, "preconditioner", "none")
+    return lookup(_PRECONDITIONERS, name, "preconditioner", "none")
 
 
 def device_code(name: str | None) -> int:
-    return _lookup(_DEVICES, name, "device")
+    return lookup(_DEVICES, name, "device")
 
 
 def precision_code(name: str | None) -> int:
-    return _lookup(_PRECISIONS, name, "precision")
+    return lookup(_PRECISIONS, name, "precision")
 
 
 def method_name(code: int) -> str:

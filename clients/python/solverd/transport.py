@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from solverd.results import SolveInfo, device_code
+from solverd.results import SolveInfo, device_code, lookup
 from solverd.tensors import from_tensor, value_array
 from solverd.v1 import transport_pb2
 from solverd.wire import DecodedMessage, WireMessage
@@ -27,11 +27,6 @@ PLANS = {"dense": transport_pb2.PLAN_FORM_DENSE, "sparse": transport_pb2.PLAN_FO
 _METHOD_NAMES = {code: name for name, code in METHODS.items()}
 
 
-def _code(table: dict[str, int], value: str, what: str) -> int:
-    if value not in table:
-        raise ValueError(f"unknown {what} {value!r}; one of {sorted(table)}")
-    return table[value]
-
 
 def transport_request(a: object, b: object, M: object = None, *, X: object = None,
                       Y: object = None, reg: float = 1e-2, method: str = "auto",
@@ -41,10 +36,10 @@ def transport_request(a: object, b: object, M: object = None, *, X: object = Non
                       scale: str = "none", device: str = "auto",
                       exact_potentials: bool = False) -> WireMessage:
     req = transport_pb2.TransportRequest(
-        reg=float(reg), method=_code(METHODS, method, "method"), tol=float(tol),
-        max_iterations=int(max_iterations or 0), plan=_code(PLANS, plan, "plan"),
-        plan_threshold=float(plan_threshold or 0.0), metric=_code(METRICS, metric, "metric"),
-        scale=_code(SCALES, scale, "scale"), device=device_code(device),
+        reg=float(reg), method=lookup(METHODS, method, "method"), tol=float(tol),
+        max_iterations=int(max_iterations or 0), plan=lookup(PLANS, plan, "plan"),
+        plan_threshold=float(plan_threshold or 0.0), metric=lookup(METRICS, metric, "metric"),
+        scale=lookup(SCALES, scale, "scale"), device=device_code(device),
         exact_potentials=exact_potentials)
     if reg_m is not None:
         req.reg_m = float(reg_m)
@@ -90,11 +85,7 @@ def batched(M: object, X: object) -> bool:
 def results_from_proto(decoded: DecodedMessage, round_trip: float) -> list[TransportResult]:
     msg = decoded.message
     i = msg.info
-    info = SolveInfo(backend=i.backend, device=i.device, precision=i.precision,
-                     stop_reason=i.stop_reason, decode_seconds=i.decode_seconds,
-                     queue_seconds=i.queue_seconds, compute_seconds=i.compute_seconds,
-                     encode_seconds=i.encode_seconds, server_version=i.server_version,
-                     round_trip_seconds=round_trip)
+    info = SolveInfo.from_proto(i, round_trip)
     out = []
     for k, r in enumerate(msg.results):
         prefix = f"results.{k}"
