@@ -22,7 +22,8 @@ BLAS pinned to one thread, everything in-process, seeds fixed.
    popularity, log-normal user activity, biases, rank 10 taste, noise 0.5, rounded and
    clipped). 80/10/10 split; each method's reg tuned on the validation split over its
    own grid, test RMSE reported, both with row/column biases.
---quick: smaller sizes, one repeat, under two minutes on 2 cores. --fancyimpute: also
+--device gpu: every solve on the GPU (CuPy). --quick: smaller sizes, one repeat, under
+two minutes on 2 cores. --fancyimpute: also
 fancyimpute's SoftImpute at default settings on the first recovery problem (minutes).
 """
 
@@ -46,9 +47,15 @@ pin_blas_threads(1)
 import numpy as np  # noqa: E402
 from completion_problems import low_rank  # noqa: E402
 
-from solvers.completion import complete  # noqa: E402
+from solvers.backend import CPU, Backend, get_backend  # noqa: E402
+from solvers.completion import complete as complete_on  # noqa: E402
 
 SOFT_LAMBDAS = (1e-3, 1e-1, 1.0, 10.0)
+BACKEND: Backend = CPU  # --device
+
+
+def complete(*args, **kwargs):  # type: ignore[no-untyped-def]
+    return complete_on(*args, backend=BACKEND, **kwargs)
 
 
 def first_reaching(result, target: float, scale: float,  # type: ignore[no-untyped-def]
@@ -217,13 +224,17 @@ def main() -> None:
     parser.add_argument("--scale", type=int, nargs="*", default=[25_000, 50_000, 100_000])
     parser.add_argument("--fancyimpute", action="store_true")
     parser.add_argument("--only", choices=("recovery", "ratings", "scale"))
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     args = parser.parse_args()
+    global BACKEND
+    BACKEND = get_backend(args.device)
     if args.quick:
         sizes, repeats, scale, shape = [1000], 1, [5_000, 10_000, 20_000], (5_000, 2_000, 200_000)
     else:
         sizes, repeats, scale, shape = args.sizes, args.repeats, args.scale, (20_000, 5_000,
                                                                               1_000_000)
-    print(f"NumPy {np.__version__}, one BLAS thread, medians of {repeats}")
+    print(f"NumPy {np.__version__}, one BLAS thread, medians of {repeats}, device "
+          f"{BACKEND.device_name}")
     print("Recovery, k = 10, 5x the degrees of freedom observed; error = relative RMSE on "
           "unobserved entries")
     print(f"{'':12} | {'softImpute-ALS (best of its lambdas)':<40} | "
