@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class SolverInputError(ValueError):
     """The problem cannot be solved as posed; `field` names the offending argument."""
@@ -22,3 +24,11 @@ class Interrupted(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def check_stop(should_stop: Callable[[], str | None] | None) -> None:
+    """Raises Interrupted when the caller's poll (deadline, cancellation) names a reason."""
+    if should_stop is not None:
+        reason = should_stop()
+        if reason:
+            raise Interrupted(reason)

@@ -18,7 +18,7 @@ from solvers.completion import factors
 from solvers.completion.observations import layout
 from solvers.completion.rowsolve import solve_rows
 from solvers.completion.spectral import clip_rows, top_singular
-from solvers.errors import Interrupted
+from solvers.errors import check_stop
 
 
 @dataclass
@@ -57,13 +57,6 @@ class Entries:
     rows: Any
     cols: Any
     vals: Any
-
-
-def stop_check(should_stop: Callable[[], str | None] | None) -> None:
-    if should_stop is not None:
-        reason = should_stop()
-        if reason:
-            raise Interrupted(reason)
 
 
 def altmin(train: Entries, holdout: Entries | None, shape: tuple[int, int], rank: int,
@@ -110,7 +103,7 @@ def altmin(train: Entries, holdout: Entries | None, shape: tuple[int, int], rank
         return xp.concatenate([F[:, :rank], xp.ones((F.shape[0], 1))], axis=1)
 
     for _ in range(maxiter):
-        stop_check(should_stop)
+        check_stop(should_stop)
         if biases is None:
             V, _, used_v = solve_rows(by_col, U, V, reg, row_solver, backend, rng, sketch_size,
                                       sketch_steps, should_stop=should_stop)

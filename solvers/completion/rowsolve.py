@@ -21,7 +21,7 @@ import numpy as np
 
 from solvers.backend import Backend
 from solvers.completion.observations import Bucket, Layout
-from solvers.errors import Interrupted
+from solvers.errors import check_stop
 
 ROW_SOLVERS = ("auto", "exact", "sketch")
 # "auto" takes the normal equations. The sketched solve needs fewer flops once a row's
@@ -114,8 +114,7 @@ def solve_rows(layout: Layout, other: Any, current: Any, reg: float, solver: str
     sse = 0.0
     used = {"exact": 0, "sketch": 0}
     for bucket in layout.buckets:
-        if should_stop is not None and (reason := should_stop()):
-            raise Interrupted(reason)
+        check_stop(should_stop)
         A = _gather(other_ext, bucket, xp)
         b = bucket.vals if offset_ext is None else (
             bucket.vals - xp.take(offset_ext, bucket.other, axis=0))

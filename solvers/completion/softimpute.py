@@ -14,7 +14,8 @@ import scipy.sparse as sp
 
 from solvers.backend import Backend
 from solvers.completion import factors
-from solvers.completion.altmin import Entries, Progress, stop_check
+from solvers.completion.altmin import Entries, Progress
+from solvers.errors import check_stop
 
 
 def softimpute_als(train: Entries, holdout: Entries | None, shape: tuple[int, int],
@@ -48,7 +49,7 @@ def softimpute_als(train: Entries, holdout: Entries | None, shape: tuple[int, in
 
     residual(U, d, V)
     for _ in range(maxiter):
-        stop_check(should_stop)
+        check_stop(should_stop)
         # S holds the residual of the current estimate here.
         # B step: B^T = (D^2 + reg I)^-1 D U^T X*, with U^T X* = (S^T U)^T + D^2 V^T.
         d2 = d * d

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from solvers.backend import Backend, get_backend
-from solvers.errors import Interrupted, SolverInputError
+from solvers.errors import SolverInputError, check_stop
 from solvers.linear import krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
 from solvers.linear.direct import SingularMatrix, direct_solve
@@ -194,12 +194,9 @@ def solve(
         if preconditioner != "none":
             raise SolverInputError("preconditioner", f"{chosen} takes no preconditioner")
     backend = get_backend(device_for(chosen, device), allow_gpu=allow_gpu)
-    poll = should_stop or (lambda: None)
 
     def check() -> None:
-        reason = poll()
-        if reason is not None:
-            raise Interrupted(reason)
+        check_stop(should_stop)
 
     check()
     b2 = b.reshape(n, -1)

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg
 
-from solvers.errors import Interrupted
+from solvers.errors import check_stop
 from solvers.transport.kernel import TAU, Kernel
 
 
@@ -102,10 +102,7 @@ def newton_steps(kernel: Kernel, tol: float, maxiter: int, density: float = 2.0,
         error = float(max(xp.abs(grad_f).sum(), xp.abs(grad_g).sum()))
         if error <= tol or it == maxiter:
             return NewtonStage(it, error, error <= tol, cg_total, searches, kept)
-        if should_stop is not None:
-            reason = should_stop()
-            if reason:
-                raise Interrupted(reason)
+        check_stop(should_stop)
         Ps = _sparse_plan(kernel, keep, drop)
         kept = Ps.nnz
         df, dg, used = _newton_direction(Ps, _host(xp, row), _host(xp, col),

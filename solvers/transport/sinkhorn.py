@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from solvers.errors import Interrupted
+from solvers.errors import check_stop
 from solvers.transport.kernel import Kernel
 
 
@@ -77,10 +77,8 @@ def sinkhorn_steps(kernel: Kernel, tol: float, maxiter: int, rho: float | None =
             history.append(error)
             if len(history) >= 2 and history[-1] > stall_ratio * history[-2]:
                 return SinkhornStage(it, error, False, True)
-        if should_stop is not None and it % check_every == 0:
-            reason = should_stop()
-            if reason:
-                raise Interrupted(reason)
+        if it % check_every == 0:
+            check_stop(should_stop)
     return SinkhornStage(maxiter, error, False, False)
 
 
