@@ -74,17 +74,18 @@ def altmin(train: Entries, holdout: Entries | None, shape: tuple[int, int], rank
     m, n = shape
     rng = np.random.default_rng(seed)
     host_rows, host_cols = backend.to_host(train.rows), backend.to_host(train.cols)
-    host_vals = backend.to_host(train.vals)
+    centred = backend.to_host(train.vals)
+    host_vals = centred
     if biases is not None:
         # The layouts hold the values less only the global mean: biases move each round.
         row_b, col_b = biases
-        host_vals = host_vals + backend.to_host(row_b)[host_rows] + backend.to_host(
+        host_vals = centred + backend.to_host(row_b)[host_rows] + backend.to_host(
             col_b)[host_cols]
     width = rank + (biases is not None)
     by_row = layout(host_rows, host_cols, host_vals, m, n, width, backend)
     by_col = layout(host_cols, host_rows, host_vals, n, m, width, backend)
     p = host_rows.size / (m * n)
-    S = backend.matrix(sp.csr_matrix((backend.to_host(train.vals) / p, (host_rows, host_cols)),
+    S = backend.matrix(sp.csr_matrix((centred / p, (host_rows, host_cols)),
                                      shape=(m, n)), np.dtype(np.float64))
     U0, _ = top_singular(S, rank, rng, xp)
     U = clip_rows(U0, clip, xp)
@@ -99,24 +100,22 @@ def altmin(train: Entries, holdout: Entries | None, shape: tuple[int, int], rank
     scale = float(xp.sqrt((train.vals * train.vals).mean())) or 1.0
     used = {"exact": 0, "sketch": 0}
 
-    def with_ones(F: Any) -> Any:
-        return xp.concatenate([F[:, :rank], xp.ones((F.shape[0], 1))], axis=1)
+    def design(F: Any) -> tuple[Any, Any]:
+        """The other side's rows as seen by a half-step, and the values' offset: with
+        biases, [F, 1] against the values less F's own bias column."""
+        if biases is None:
+            return F, None
+        return xp.concatenate([F[:, :rank], xp.ones((F.shape[0], 1))], axis=1), F[:, rank]
 
     for _ in range(maxiter):
         check_stop(should_stop)
-        if biases is None:
-            V, _, used_v = solve_rows(by_col, U, V, reg, row_solver, backend, rng, sketch_size,
-                                      sketch_steps, should_stop=should_stop)
-            U, sse, used_u = solve_rows(by_row, V, U, reg, row_solver, backend, rng,
-                                        sketch_size, sketch_steps, residual=True,
-                                        should_stop=should_stop)
-        else:
-            V, _, used_v = solve_rows(by_col, with_ones(U), V, reg, row_solver, backend, rng,
-                                      sketch_size, sketch_steps, offset=U[:, rank],
-                                      should_stop=should_stop)
-            U, sse, used_u = solve_rows(by_row, with_ones(V), U, reg, row_solver, backend, rng,
-                                        sketch_size, sketch_steps, residual=True,
-                                        offset=V[:, rank], should_stop=should_stop)
+        other, offset = design(U)
+        V, _, used_v = solve_rows(by_col, other, V, reg, row_solver, backend, rng, sketch_size,
+                                  sketch_steps, offset=offset, should_stop=should_stop)
+        other, offset = design(V)
+        U, sse, used_u = solve_rows(by_row, other, U, reg, row_solver, backend, rng,
+                                    sketch_size, sketch_steps, residual=True, offset=offset,
+                                    should_stop=should_stop)
         for key in used:
             used[key] += used_v[key] + used_u[key]
         held = float("nan") if holdout is None else _holdout_rmse(U, V, rank, holdout, biases,

@@ -87,20 +87,11 @@ class Bucket:
     degree: Any  # (B,) entries per row (float, for the ridge weight)
 
 
-@dataclass
-class Layout:
-    """One side of the alternation: for each key (row of U, or of V), its entries'
-    partner indices and values, in buckets of similar degree."""
-
-    size: int  # rows of the factor being solved for
-    other_size: int  # rows of the other factor (its zero row is at this index)
-    buckets: list[Bucket]
-    padded_entries: int
-
-
 def layout(keys: np.ndarray, other: np.ndarray, vals: np.ndarray, size: int, other_size: int,
-           rank: int, backend: Backend) -> Layout:
-    """Groups entries by `keys` into padded buckets (host work once per solve)."""
+           rank: int, backend: Backend) -> list[Bucket]:
+    """One side of the alternation: the entries grouped by `keys` (rows of U, or of V)
+    into padded buckets of similar degree; padding points at the other factor's zero
+    row, index `other_size` (host work once per solve)."""
     order = np.argsort(keys, kind="stable")
     degree = np.bincount(keys, minlength=size)
     start = np.concatenate(([0], np.cumsum(degree)))
@@ -110,7 +101,6 @@ def layout(keys: np.ndarray, other: np.ndarray, vals: np.ndarray, size: int, oth
     sorted_other = other[order].astype(index_type)
     sorted_vals = vals[order]
     buckets: list[Bucket] = []
-    padded = 0
     i = 0
     xp = backend.xp
     sorted_degree = degree[present]
@@ -136,6 +126,5 @@ def layout(keys: np.ndarray, other: np.ndarray, vals: np.ndarray, size: int, oth
         buckets.append(Bucket(keys=xp.asarray(rows), other=xp.asarray(other_block),
                               vals=xp.asarray(val_block),
                               degree=xp.asarray(degree[rows].astype(np.float64))))
-        padded += rows.size * width
         i = j
-    return Layout(size, other_size, buckets, padded)
+    return buckets

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from solvers.backend import Backend
-from solvers.completion.observations import Bucket, Layout
+from solvers.completion.observations import Bucket
 from solvers.errors import check_stop
 
 ROW_SOLVERS = ("auto", "exact", "sketch")
@@ -96,12 +96,12 @@ def _sketched(A: Any, b: Any, x0: Any, bucket: Bucket, reg: float, sketch_size: 
     return x
 
 
-def solve_rows(layout: Layout, other: Any, current: Any, reg: float, solver: str,
+def solve_rows(buckets: list[Bucket], other: Any, current: Any, reg: float, solver: str,
                backend: Backend, rng: np.random.Generator, sketch_size: int, steps: int,
                residual: bool = False, offset: Any = None,
                should_stop: Callable[[], str | None] | None = None
                ) -> tuple[Any, float, dict[str, int]]:
-    """New factor rows for every key of `layout` given the `other` factor; rows with no
+    """New factor rows for every key of the `buckets` given the `other` factor; rows with no
     entries keep `current`. `offset` (one number per row of `other`) is subtracted from
     the values first (the other side's biases). Returns (factor, sum of squared
     residuals when `residual`, rows solved per solver). `should_stop` is polled between
@@ -113,7 +113,7 @@ def solve_rows(layout: Layout, other: Any, current: Any, reg: float, solver: str
     factor = current.copy()
     sse = 0.0
     used = {"exact": 0, "sketch": 0}
-    for bucket in layout.buckets:
+    for bucket in buckets:
         check_stop(should_stop)
         A = _gather(other_ext, bucket, xp)
         b = bucket.vals if offset_ext is None else (

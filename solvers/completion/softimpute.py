@@ -32,7 +32,8 @@ def softimpute_als(train: Entries, holdout: Entries | None, shape: tuple[int, in
     host_rows, host_cols = backend.to_host(rows), backend.to_host(cols)
     # CSR in entry order: the residual's values are written straight into S.data.
     order = np.lexsort((host_cols, host_rows))
-    rows, cols, vals = rows[xp.asarray(order)], cols[xp.asarray(order)], vals[xp.asarray(order)]
+    device_order = xp.asarray(order)
+    rows, cols, vals = rows[device_order], cols[device_order], vals[device_order]
     indptr = np.concatenate(([0], np.cumsum(np.bincount(host_rows, minlength=m))))
     S = backend.matrix(sp.csr_matrix((np.ones(order.size), host_cols[order], indptr),
                                      shape=(m, n)), np.dtype(np.float64))

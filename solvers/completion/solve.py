@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,6 @@ class CompletionResult:
     predictions: np.ndarray | None = None
     backend: str = "numpy"
     device: str = "cpu"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, rows: Any, cols: Any) -> np.ndarray:
         r = np.asarray(rows, dtype=np.int64)
