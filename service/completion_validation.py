@@ -17,6 +17,8 @@ from service.validation import (
     ValidationError,
     Violations,
     _enum,
+    iterations_or_default,
+    positive_or_default,
     tensor,
 )
 from solverd.v1 import completion_pb2
@@ -73,14 +75,6 @@ def _entries(req: completion_pb2.CompleteRequest, names: tuple[str, ...], v: Vio
     return arrays
 
 
-def _positive(value: float, field: str, v: Violations, default: float) -> float:
-    if value == 0:
-        return default
-    if not (math.isfinite(value) and value > 0):
-        v.add(field, f"must be finite and > 0, got {value}")
-    return value
-
-
 def complete_request(decoded: DecodedMessage, limits: Limits) -> CompletionProblem:
     req: completion_pb2.CompleteRequest = decoded.message
     v = Violations(decoded)
@@ -111,12 +105,9 @@ def complete_request(decoded: DecodedMessage, limits: Limits) -> CompletionProbl
     bias_reg = req.bias_reg if req.HasField("bias_reg") else 5.0
     if not (math.isfinite(bias_reg) and bias_reg >= 0):
         v.add("bias_reg", f"must be finite and >= 0, got {bias_reg}")
-    tol = _positive(req.tol, "tol", v, 1e-5)
-    atol = _positive(req.atol, "atol", v, 1e-12)
-    maxiter = req.max_iterations or 100
-    if maxiter > limits.max_iterations:
-        v.add("max_iterations", f"{maxiter} exceeds the server's limit of "
-                                f"{limits.max_iterations}")
+    tol = positive_or_default(req.tol, "tol", v, 1e-5)
+    atol = positive_or_default(req.atol, "atol", v, 1e-12)
+    maxiter = iterations_or_default(req.max_iterations, 100, limits, v)
     if not 0 <= req.holdout_fraction < 1:
         v.add("holdout_fraction", f"must be in [0, 1), got {req.holdout_fraction}")
     elif req.holdout_fraction and test is not None:

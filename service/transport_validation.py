@@ -15,6 +15,8 @@ from service.validation import (
     Violations,
     _enum,
     _finite,
+    iterations_or_default,
+    positive_or_default,
     tensor,
 )
 from solverd.v1 import transport_pb2
@@ -130,13 +132,8 @@ def transport_request(decoded: DecodedMessage, limits: Limits) -> TransportProbl
         v.add("reg", f"must be finite and >= 0, got {reg}")
     elif reg == 0 and method not in ("exact", "auto"):
         v.add("reg", f"must be > 0 for method {method} (reg = 0 is exact transport)")
-    tol = req.tol or 1e-9
-    if not (math.isfinite(tol) and tol > 0):
-        v.add("tol", f"must be finite and > 0, got {req.tol}")
-    maxiter = req.max_iterations or 100_000
-    if maxiter > limits.max_iterations:
-        v.add("max_iterations", f"{maxiter} exceeds the server's limit of "
-                                f"{limits.max_iterations}")
+    tol = positive_or_default(req.tol, "tol", v, 1e-9)
+    maxiter = iterations_or_default(req.max_iterations, 100_000, limits, v)
     reg_m = req.reg_m if req.HasField("reg_m") else None
     if reg_m is not None and not (reg_m > 0 and not math.isnan(reg_m)):
         v.add("reg_m", f"must be > 0 (leave unset for balanced transport), got {reg_m}")

@@ -268,6 +268,24 @@ def _enum(value: int, names: dict[int, str], field: str, v: Violations) -> str:
     return names[value]
 
 
+def positive_or_default(value: float, field: str, v: Violations, default: float) -> float:
+    """A proto3 double where 0 (unset) means `default`; otherwise finite and > 0."""
+    if value == 0:
+        return default
+    if not (math.isfinite(value) and value > 0):
+        v.add(field, f"must be finite and > 0, got {value}")
+    return value
+
+
+def iterations_or_default(value: int, default: int, limits: Limits, v: Violations) -> int:
+    """max_iterations where 0 (unset) means `default`, within the server's limit."""
+    maxiter = value or default
+    if maxiter > limits.max_iterations:
+        v.add("max_iterations", f"{maxiter} exceeds the server's limit of "
+                                f"{limits.max_iterations}")
+    return maxiter
+
+
 def _tolerance(req: linear_pb2.SolveRequest, name: str, default: float, v: Violations) -> float:
     if not req.HasField(name):
         return default
