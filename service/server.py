@@ -18,10 +18,11 @@ from service.linear import LinearSolverServicer
 from service.metrics import start_metrics_server
 from service.pool import WorkPool
 from service.registry import add_service
+from service.regression import SparseRegressionServicer
 from service.transport import TransportServicer
 from service.version import VERSION
 from solverd.channels import STREAM_WINDOW_BYTES
-from solverd.v1 import completion_pb2, info_pb2, linear_pb2, transport_pb2
+from solverd.v1 import completion_pb2, info_pb2, linear_pb2, regression_pb2, transport_pb2
 from solvers.backend import gpu_status
 
 log = logging.getLogger("solverd")
@@ -31,6 +32,7 @@ SERVICES = (
     info_pb2.DESCRIPTOR.services_by_name["ServerInfo"].full_name,
     transport_pb2.DESCRIPTOR.services_by_name["Transport"].full_name,
     completion_pb2.DESCRIPTOR.services_by_name["MatrixCompletion"].full_name,
+    regression_pb2.DESCRIPTOR.services_by_name["SparseRegression"].full_name,
 )
 
 
@@ -63,6 +65,8 @@ class SolverdServer:
                     TransportServicer(config, self.pools))
         add_service(self.server, completion_pb2.DESCRIPTOR.services_by_name["MatrixCompletion"],
                     MatrixCompletionServicer(config, self.pools))
+        add_service(self.server, regression_pb2.DESCRIPTOR.services_by_name["SparseRegression"],
+                    SparseRegressionServicer(config, self.pools))
         add_service(self.server, info_pb2.DESCRIPTOR.services_by_name["ServerInfo"],
                     ServerInfoServicer(config, self.pools, blas_threads))
         self.health = health_aio.HealthServicer()

@@ -96,7 +96,8 @@ def _in_range(idx: np.ndarray, n: int, field: str, v: Violations) -> bool:
     return True
 
 
-def _square_shape(shape: list[int], field: str, v: Violations, max_rows: int) -> int | None:
+def _shape(shape: list[int], field: str, v: Violations, max_rows: int,
+           square: bool) -> tuple[int, int] | None:
     if len(shape) != 2:
         v.add(field, f"must have 2 entries [rows, cols], got {len(shape)}")
         return None
@@ -104,33 +105,35 @@ def _square_shape(shape: list[int], field: str, v: Violations, max_rows: int) ->
     if rows < 1 or cols < 1:
         v.add(field, f"must be positive, got {shape}")
         return None
-    if rows != cols:
+    if square and rows != cols:
         v.add(field, f"A must be square, got {rows} x {cols}")
         return None
-    if rows > max_rows:
-        v.add(field, f"{rows} rows exceed the limit of {max_rows}")
+    if max(rows, cols) > max_rows:
+        v.add(field, f"{max(rows, cols)} rows or columns exceed the limit of {max_rows}")
         return None
-    return rows
+    return rows, cols
 
 
-def matrix(msg: tensor_pb2.Matrix, field: str, v: Violations,
-           limits: Limits) -> np.ndarray | sp.csr_matrix | None:
+def matrix(msg: tensor_pb2.Matrix, field: str, v: Violations, limits: Limits,
+           square: bool = True) -> np.ndarray | sp.csr_matrix | None:
+    """A (square, for a linear system, or rectangular, for a design) matrix."""
     kind = msg.WhichOneof("format")
     if kind is None:
         v.add(field, "required: set one of dense, csr, coo")
         return None
     if kind == "dense":
-        return _dense(msg.dense, f"{field}.dense", v, limits)
+        return _dense(msg.dense, f"{field}.dense", v, limits, square)
     if kind == "csr":
-        return _csr(msg.csr, f"{field}.csr", v, limits)
-    return _coo(msg.coo, f"{field}.coo", v, limits)
+        return _csr(msg.csr, f"{field}.csr", v, limits, square)
+    return _coo(msg.coo, f"{field}.coo", v, limits, square)
 
 
-def _dense(msg: tensor_pb2.Tensor, field: str, v: Violations, limits: Limits) -> np.ndarray | None:
-    if len(msg.shape) == 2 and msg.shape[0] != msg.shape[1]:
+def _dense(msg: tensor_pb2.Tensor, field: str, v: Violations, limits: Limits,
+           square: bool) -> np.ndarray | None:
+    if square and len(msg.shape) == 2 and msg.shape[0] != msg.shape[1]:
         v.add(f"{field}.shape", f"A must be square, got {msg.shape[0]} x {msg.shape[1]}")
         return None
-    if len(msg.shape) == 2 and msg.shape[0] > limits.max_dense_rows:
+    if square and len(msg.shape) == 2 and msg.shape[0] > limits.max_dense_rows:
         v.add(f"{field}.shape",
               f"{msg.shape[0]} rows exceed the dense limit of {limits.max_dense_rows}")
         return None
@@ -138,18 +141,19 @@ def _dense(msg: tensor_pb2.Tensor, field: str, v: Violations, limits: Limits) ->
                max_elements=limits.max_dense_rows**2)
     if a is None:
         return None
-    if a.shape[0] < 1:
+    if min(a.shape) < 1:
         v.add(f"{field}.shape", "must be positive")
         return None
     _finite(a, f"{field}.data", v)
     return a
 
 
-def _csr(msg: tensor_pb2.CsrMatrix, field: str, v: Violations,
-         limits: Limits) -> sp.csr_matrix | None:
-    n = _square_shape([int(s) for s in msg.shape], f"{field}.shape", v, limits.max_rows)
-    if n is None:
+def _csr(msg: tensor_pb2.CsrMatrix, field: str, v: Violations, limits: Limits,
+         square: bool) -> sp.csr_matrix | None:
+    shape = _shape([int(s) for s in msg.shape], f"{field}.shape", v, limits.max_rows, square)
+    if shape is None:
         return None
+    n, cols = shape
     indptr = tensor(msg.indptr, f"{field}.indptr", v, dtypes=INDICES, ndims=(1,),
                     max_elements=n + 1)
     indices = tensor(msg.indices, f"{field}.indices", v, dtypes=INDICES, ndims=(1,),
@@ -178,21 +182,21 @@ def _csr(msg: tensor_pb2.CsrMatrix, field: str, v: Violations,
         row = int(np.flatnonzero(steps < 0)[0])
         v.add(f"{field}.indptr", f"must be non-decreasing; decreases after row {row}")
         return None
-    if not _in_range(indices, n, f"{field}.indices", v):
+    if not _in_range(indices, cols, f"{field}.indices", v):
         return None
     _finite(data, f"{field}.data", v)
     if v.items:
         return None
-    a = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    a = sp.csr_matrix((data, indices, indptr), shape=(n, cols))
     if not a.has_canonical_format:
         a.sum_duplicates()  # sorts indices and sums repeats (SuperLU wants canonical input)
     return a
 
 
-def _coo(msg: tensor_pb2.CooMatrix, field: str, v: Violations,
-         limits: Limits) -> sp.csr_matrix | None:
-    n = _square_shape([int(s) for s in msg.shape], f"{field}.shape", v, limits.max_rows)
-    if n is None:
+def _coo(msg: tensor_pb2.CooMatrix, field: str, v: Violations, limits: Limits,
+         square: bool) -> sp.csr_matrix | None:
+    shape = _shape([int(s) for s in msg.shape], f"{field}.shape", v, limits.max_rows, square)
+    if shape is None:
         return None
     arrays = {}
     for name in ("row", "col", "data"):
@@ -203,16 +207,16 @@ def _coo(msg: tensor_pb2.CooMatrix, field: str, v: Violations,
         return None
     row, col, data = arrays["row"], arrays["col"], arrays["data"]
     nnz = data.shape[0]
-    for name, idx in (("row", row), ("col", col)):
+    for name, idx, size in (("row", row, shape[0]), ("col", col, shape[1])):
         if idx.shape[0] != nnz:
             v.add(f"{field}.{name}", f"must have as many entries as data ({nnz}), "
                                      f"got {idx.shape[0]}")
         else:
-            _in_range(idx, n, f"{field}.{name}", v)
+            _in_range(idx, size, f"{field}.{name}", v)
     _finite(data, f"{field}.data", v)
     if v.items:
         return None
-    return sp.coo_matrix((data, (row, col)), shape=(n, n)).tocsr()
+    return sp.coo_matrix((data, (row, col)), shape=shape).tocsr()
 
 
 @dataclass
@@ -277,11 +281,12 @@ def positive_or_default(value: float, field: str, v: Violations, default: float)
     return value
 
 
-def iterations_or_default(value: int, default: int, limits: Limits, v: Violations) -> int:
+def iterations_or_default(value: int, default: int, limits: Limits, v: Violations,
+                          field: str = "max_iterations") -> int:
     """max_iterations where 0 (unset) means `default`, within the server's limit."""
     maxiter = value or default
     if maxiter > limits.max_iterations:
-        v.add("max_iterations", f"{maxiter} exceeds the server's limit of "
+        v.add(field, f"{maxiter} exceeds the server's limit of "
                                 f"{limits.max_iterations}")
     return maxiter
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from solverd.v1 import completion_pb2, info_pb2, linear_pb2, transport_pb2
+from solverd.v1 import completion_pb2, info_pb2, linear_pb2, regression_pb2, transport_pb2
 from solverd.wire import WireMessage, decode, method_path
 
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -56,6 +56,11 @@ TRANSPORT = Rpc(method_path(transport_pb2, "Transport", "Solve"), WireMessage.se
                 lambda data: decode(data, transport_pb2.TransportResponse))
 COMPLETE = Rpc(method_path(completion_pb2, "MatrixCompletion", "Complete"),
                WireMessage.serialize, lambda data: decode(data, completion_pb2.CompleteResponse))
+FIT = Rpc(method_path(regression_pb2, "SparseRegression", "Fit"), WireMessage.serialize,
+          lambda data: decode(data, regression_pb2.FitResponse))
+FIT_PATH = Rpc(method_path(regression_pb2, "SparseRegression", "FitPath"),
+               WireMessage.serialize, lambda data: decode(data, regression_pb2.FitResponse),
+               server_streaming=True)
 GET_INFO = Rpc(method_path(info_pb2, "ServerInfo", "GetInfo"),
                info_pb2.GetInfoRequest.SerializeToString, info_pb2.GetInfoResponse.FromString)
 

@@ -13,6 +13,8 @@ from solverd.channels import (
     COMPLETE,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
+    FIT,
+    FIT_PATH,
     GET_INFO,
     SOLVE,
     SOLVE_BATCH,
@@ -24,6 +26,8 @@ from solverd.channels import (
 )
 from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
 from solverd.errors import SolverdError, from_rpc_error
+from solverd.regression import RegressionResult, fit_request, path_request
+from solverd.regression import result_from_proto as regression_result
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
 from solverd.sequence import Sequence, StreamSequence
@@ -60,6 +64,8 @@ class Client:
         self._get_info = bind(self._channel, GET_INFO)
         self._transport = bind(self._channel, TRANSPORT)
         self._complete = bind(self._channel, COMPLETE)
+        self._fit = bind(self._channel, FIT)
+        self._fit_path = bind(self._channel, FIT_PATH)
 
     def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
               preconditioner: str = "none", rtol: float | None = None,
@@ -176,6 +182,56 @@ class Client:
         start = time.perf_counter()
         response = self._call(self._complete, request, timeout)
         return result_from_proto(response, time.perf_counter() - start)
+
+    def lasso(self, X: Any, y: Any, alpha: float, **options: Any) -> RegressionResult:
+        """min (1/2n) ||y - X w - b||^2 + alpha ||w||_1 (scikit-learn's Lasso scaling)."""
+        return self.fit_regression(X, y, alpha, loss="squared", l1_ratio=1.0, **options)
+
+    def elastic_net(self, X: Any, y: Any, alpha: float, l1_ratio: float = 0.5,
+                    **options: Any) -> RegressionResult:
+        """min (1/2n) ||y - X w - b||^2 + alpha (l1_ratio ||w||_1
+        + (1 - l1_ratio)/2 ||w||^2) (scikit-learn's ElasticNet scaling)."""
+        return self.fit_regression(X, y, alpha, loss="squared", l1_ratio=l1_ratio, **options)
+
+    def logistic_l1(self, X: Any, y: Any, alpha: float, **options: Any) -> RegressionResult:
+        """min (1/n) sum log(1 + exp(-y_i (x_i.w + b))) + alpha ||w||_1, y with two
+        classes (the larger is +1); scikit-learn's C is 1 / (alpha n)."""
+        return self.fit_regression(X, y, alpha, loss="logistic", **options)
+
+    def fit_regression(self, X: Any, y: Any, alpha: float, *, timeout: float | None = None,
+                       **options: Any) -> RegressionResult:
+        """One sparse regression fit (SparseRegression.Fit). X dense or scipy.sparse.
+        Options: loss ("squared", "logistic"), l1_ratio, fit_intercept, feature_weights,
+        tol (relative duality gap, 1e-6), max_iterations, coef_init, coef_format
+        ("dense", "sparse"), device. The result carries the certificate (primal, dual,
+        gap, relative_gap, kkt_violation) and `converged`."""
+        request = fit_request(X, y, alpha, **options)
+        start = time.perf_counter()
+        response = self._call(self._fit, request, timeout)
+        return regression_result(response, time.perf_counter() - start, X.shape[1])
+
+    def lasso_path(self, X: Any, y: Any, *, alphas: Any = None, n_alphas: int = 100,
+                   eps: float = 1e-3, timeout: float | None = None,
+                   **options: Any) -> list[RegressionResult]:
+        """Solutions for decreasing alphas (given, or n_alphas log-spaced from alpha_max
+        to eps alpha_max), warm-started along the path, streamed as each is solved; the
+        same options as fit_regression (loss="logistic" or l1_ratio < 1 give the other
+        paths)."""
+        return list(self.iter_path(X, y, alphas=alphas, n_alphas=n_alphas, eps=eps,
+                                   timeout=timeout, **options))
+
+    def iter_path(self, X: Any, y: Any, *, alphas: Any = None, n_alphas: int = 100,
+                  eps: float = 1e-3, timeout: float | None = None,
+                  **options: Any) -> Any:
+        """lasso_path as a generator: each alpha's result as soon as the server sends it."""
+        request = path_request(X, y, alphas=alphas, n_alphas=n_alphas, eps=eps, **options)
+        start = time.perf_counter()
+        try:
+            for decoded in self._fit_path(request, timeout=self.timeout if timeout is None
+                                          else timeout):
+                yield regression_result(decoded, time.perf_counter() - start, X.shape[1])
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
 
     def info(self, *, timeout: float | None = None) -> ServerInfo:
         """Version, backends (GPU name and memory if any) and limits of the server."""
