@@ -254,6 +254,11 @@ class Client:
             attempt += 1
             time.sleep(pause)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Client:
+        # A connection is shared, not copied: scikit-learn's clone() deep-copies the
+        # parameters of estimators that hold a Client.
+        return self
+
     def close(self) -> None:
         self._channel.close()
 
