@@ -105,3 +105,21 @@ def test_deadline_stops_a_long_fit(client):
         client.lasso(X, y, alpha=alpha_max(X, y) / 10**5, tol=1e-15, max_iterations=10**5,
                      timeout=0.3)
     assert client.lasso(X[:50, :40], y[:50], alpha=0.1).converged
+
+
+def test_async_client(server):
+    import asyncio
+
+    from solverd import AsyncClient
+
+    X, y, _ = sparse_truth(100, 200, 5, seed=5)
+
+    async def main():
+        async with AsyncClient(server.address) as client:
+            one = await client.lasso(X, y, alpha=0.05)
+            many = await client.lasso_path(X, y, n_alphas=5)
+            return one, many
+
+    one, many = asyncio.run(main())
+    assert one.converged and len(many) == 5
+    assert one.primal == pytest.approx(fit(X, y, 0.05).primal, rel=1e-9)

@@ -15,6 +15,8 @@ from solverd.channels import (
     COMPLETE,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
+    FIT,
+    FIT_PATH,
     GET_INFO,
     SOLVE,
     SOLVE_BATCH,
@@ -26,6 +28,8 @@ from solverd.channels import (
 )
 from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
 from solverd.errors import from_rpc_error
+from solverd.regression import RegressionResult, fit_request, path_request
+from solverd.regression import result_from_proto as regression_result
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
 from solverd.transport import TransportResult, batched, results_from_proto, transport_request
@@ -55,6 +59,8 @@ class AsyncClient:
         self._get_info = bind(self._channel, GET_INFO)
         self._transport = bind(self._channel, TRANSPORT)
         self._complete = bind(self._channel, COMPLETE)
+        self._fit = bind(self._channel, FIT)
+        self._fit_path = bind(self._channel, FIT_PATH)
 
     async def solve(self, a: object, b: object, *, timeout: float | None = None,
                     **options: object) -> SolveResult:
@@ -115,6 +121,42 @@ class AsyncClient:
     async def info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(
             await self._call(self._get_info, info_pb2.GetInfoRequest(), timeout))
+
+    async def fit_regression(self, X: Any, y: Any, alpha: float, *,
+                             timeout: float | None = None, **options: Any) -> RegressionResult:
+        """See `Client.fit_regression` (and `lasso`, `elastic_net`, `logistic_l1`)."""
+        request = fit_request(X, y, alpha, **options)
+        start = time.perf_counter()
+        response = await self._call(self._fit, request, timeout)
+        return regression_result(response, time.perf_counter() - start, X.shape[1])
+
+    async def lasso(self, X: Any, y: Any, alpha: float, **options: Any) -> RegressionResult:
+        return await self.fit_regression(X, y, alpha, loss="squared", l1_ratio=1.0, **options)
+
+    async def elastic_net(self, X: Any, y: Any, alpha: float, l1_ratio: float = 0.5,
+                          **options: Any) -> RegressionResult:
+        return await self.fit_regression(X, y, alpha, loss="squared", l1_ratio=l1_ratio,
+                                         **options)
+
+    async def logistic_l1(self, X: Any, y: Any, alpha: float,
+                          **options: Any) -> RegressionResult:
+        return await self.fit_regression(X, y, alpha, loss="logistic", **options)
+
+    async def lasso_path(self, X: Any, y: Any, *, alphas: Any = None, n_alphas: int = 100,
+                         eps: float = 1e-3, timeout: float | None = None,
+                         **options: Any) -> list[RegressionResult]:
+        """See `Client.lasso_path`."""
+        request = path_request(X, y, alphas=alphas, n_alphas=n_alphas, eps=eps, **options)
+        start = time.perf_counter()
+        out = []
+        try:
+            async for decoded in self._fit_path(request, timeout=self.timeout if timeout
+                                                is None else timeout):
+                out.append(regression_result(decoded, time.perf_counter() - start,
+                                             X.shape[1]))
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        return out
 
     async def _call(self, rpc: Callable[..., Awaitable[T]], request: object,
                     timeout: float | None) -> T:
