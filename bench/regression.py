@@ -6,7 +6,7 @@ ladder of its own tolerances, whose coefficients reach relative gap <= 1e-6: tim
 the same certificate, not to each tool's own notion of done. BLAS is pinned to one
 thread; skglm's numba compilation is done before timing. Medians of --repeat runs.
 
-    python bench/regression.py            # all problems (about 10 minutes on 2 cores)
+    python bench/regression.py            # everything (about 30 minutes, mostly saga)
     python bench/regression.py --quick    # under two minutes
 """
 
