@@ -56,7 +56,8 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
             problem = regression_validation.fit_request(request, self.config.limits)
         except regression_validation.ValidationError as exc:
             raise invalid_argument(exc.violations) from None
-        backend = self._start(problem, labels)
+        backend = solver_backend(problem.device, self.config.allow_gpu)
+        _label(labels, problem, backend)
         decode_seconds = time.perf_counter() - started
         stop = StopSignal(context, self.config.limits.max_solve_seconds)
         job = functools.partial(fit, problem.X, problem.y, problem.alpha,
@@ -64,7 +65,8 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
                                 should_stop=stop.poll, **problem.options)
         result, queued = await run_solver(self.pools[backend.device], job, stop,
                                           _FIELD_OF_ARGUMENT)
-        return self._respond(result, problem, backend, decode_seconds, queued, 0)
+        return _respond("SparseRegression.Fit", result, problem, backend, decode_seconds,
+                        queued, 0)
 
     async def FitPath(self, request: DecodedMessage | Undecodable,
                       context: grpc.aio.ServicerContext
@@ -88,51 +90,44 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
                                                                     self.config.limits)
             except regression_validation.ValidationError as exc:
                 raise invalid_argument(exc.violations) from None
-            stream.backend = self._start(stream.problem, labels)
+            stream.backend = solver_backend(stream.problem.device, self.config.allow_gpu)
             stream.stop = StopSignal(context, self.config.limits.max_solve_seconds)
             stream.results = path(stream.problem.X, stream.problem.y, backend=stream.backend,
                                   should_stop=stream.stop.poll, **stream.problem.path,
                                   **stream.problem.options)
         problem, backend = stream.problem, stream.backend
         assert backend is not None and stream.stop is not None and stream.results is not None
-        labels["method"] = str(problem.options["loss"])
-        labels["backend"] = backend.name
+        _label(labels, problem, backend)
         decode_seconds = time.perf_counter() - started
-        results = stream.results
-        job = functools.partial(next, results, None)
+        job = functools.partial(next, stream.results, None)
         result, queued = await run_solver(self.pools[backend.device], job, stream.stop,
                                           _FIELD_OF_ARGUMENT)
         if result is None:  # cannot happen: the stream ends after the last alpha
             raise AssertionError("path ended early")
-        n_alphas = (problem.path["alphas"].size if problem.path["alphas"] is not None
-                    else problem.path["n_alphas"])
-        stream.done = index + 1 >= n_alphas  # type: ignore[operator]
-        return self._respond(result, problem, backend, decode_seconds, queued, index)
+        stream.done = index + 1 >= problem.path_length
+        return _respond("SparseRegression.FitPath", result, problem, backend, decode_seconds,
+                        queued, index)
 
-    def _start(self, problem: regression_validation.RegressionProblem,
-               labels: dict[str, str]) -> Backend:
-        labels["method"] = str(problem.options["loss"])
-        backend = solver_backend(problem.device, self.config.allow_gpu)
-        labels["backend"] = backend.name
-        return backend
 
-    def _respond(self, result: RegressionResult,
-                 problem: regression_validation.RegressionProblem, backend: Backend,
-                 decode_seconds: float, queued: float, index: int
-                 ) -> regression_pb2.FitResponse:
-        method = f"regression_{result.loss}"
-        metrics.COMPUTE_SECONDS.labels("SparseRegression", result.loss, backend.name).observe(
-            result.seconds)
-        metrics.ITERATIONS.labels(method, backend.name).observe(result.epochs)
-        encode_start = time.perf_counter()
-        out = regression_pb2.FitResponse()
-        _encode(result, problem.coef_format, out)
-        out.index = index
-        precision = str(np.dtype(problem.X.dtype)) if problem.X.dtype in (
-            np.float32, np.float64) else "float64"
-        fill_info(out.info, backend.name, backend.device_name, precision, result.stop_reason,
-                  decode_seconds, queued, result.seconds, encode_start)
-        return out
+def _label(labels: dict[str, str], problem: regression_validation.RegressionProblem,
+           backend: Backend) -> None:
+    labels["method"] = str(problem.options["loss"])
+    labels["backend"] = backend.name
+
+
+def _respond(rpc: str, result: RegressionResult,
+             problem: regression_validation.RegressionProblem, backend: Backend,
+             decode_seconds: float, queued: float, index: int) -> regression_pb2.FitResponse:
+    metrics.COMPUTE_SECONDS.labels(rpc, result.loss, backend.name).observe(result.seconds)
+    metrics.ITERATIONS.labels(f"regression_{result.loss}", backend.name).observe(result.epochs)
+    encode_start = time.perf_counter()
+    out = regression_pb2.FitResponse()
+    _encode(result, problem.coef_format, out)
+    out.index = index
+    # the design's dtype: validation admits float32 and float64 only
+    fill_info(out.info, backend.name, backend.device_name, str(problem.X.dtype),
+              result.stop_reason, decode_seconds, queued, result.seconds, encode_start)
+    return out
 
 
 def _encode(result: RegressionResult, coef_format: str, out: regression_pb2.FitResponse

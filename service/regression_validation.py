@@ -38,6 +38,7 @@ class RegressionProblem:
     alpha: float = 0.0  # Fit
     coef_init: np.ndarray | None = None  # Fit
     path: dict[str, object] = field(default_factory=dict)  # FitPath: alphas / n_alphas / eps
+    path_length: int = 0  # FitPath: how many alphas, so how many responses
 
 
 def _vector(msg: object, name: str, size: int, v: Violations, limits: Limits
@@ -55,8 +56,10 @@ def _vector(msg: object, name: str, size: int, v: Violations, limits: Limits
 
 def _problem(req: regression_pb2.RegressionProblem, v: Violations, limits: Limits,
              prefix: str = "problem.") -> RegressionProblem | None:
-    X = matrix(req.x, f"{prefix}x", v, limits, square=False) if req.HasField("x") else None
-    if not req.HasField("x"):
+    X = None
+    if req.HasField("x"):
+        X = matrix(req.x, f"{prefix}x", v, limits, square=False)
+    else:
         v.add(f"{prefix}x", "the design matrix is required")
     n, p = X.shape if X is not None else (0, 0)
     y = None
@@ -126,6 +129,7 @@ def path_request(decoded: DecodedMessage, limits: Limits) -> RegressionProblem:
     assert problem is not None
     problem.path = {"alphas": alphas if alphas.size else None, "n_alphas": n_alphas,
                     "eps": eps}
+    problem.path_length = alphas.size or n_alphas
     return problem
 
 

@@ -36,10 +36,8 @@ NEWTON_MAX = 2000
 @dataclass
 class BlockSolve:
     w: np.ndarray
-    grad: np.ndarray
-    iterations: int  # block updates
-    newton_steps: int  # of which exact (unprojected, uncut) Newton steps
-    violation: float  # max KKT violation at the end
+    iterations: int  # block updates: Newton steps and coordinate passes
+    newton_steps: int
 
 
 def _solve_spd(H: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -47,7 +45,7 @@ def _solve_spd(H: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         return la.cho_solve(la.cho_factor(H, check_finite=False), rhs, check_finite=False)
     except la.LinAlgError:
         # Singular block (more variables than samples, duplicate columns): a tiny ridge
-        # keeps the step a descent direction; the objective test below still guards it.
+        # keeps the step defined; solve_block's sign test still decides whether to take it.
         jitter = 1e-10 * max(float(np.trace(H)) / H.shape[0], 1e-300)
         try:
             return la.cho_solve(la.cho_factor(H + jitter * np.eye(H.shape[0]),
@@ -74,7 +72,7 @@ def solve_block(H: np.ndarray, grad: np.ndarray, w: np.ndarray, lam: np.ndarray,
     while True:
         vmax = float(viol.max()) if viol.size else 0.0
         if vmax <= tol or iterations >= max_iter:
-            return BlockSolve(w, g, iterations, newton_steps, vmax)
+            return BlockSolve(w, iterations, newton_steps)
         iterations += 1
         free = (w != 0) | unpenalised
         A = np.flatnonzero(free)

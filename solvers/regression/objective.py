@@ -104,10 +104,6 @@ class Certificate:
     kkt: float  # max_j distance of -grad_j to the subdifferential alpha rho v_j d|w_j|
     scale: float  # s: the dual point is u = s resid / n
 
-    @property
-    def valid(self) -> bool:
-        return bool(np.isfinite(self.gap))
-
 
 def certificate(loss: str, y: np.ndarray, z: np.ndarray, resid: np.ndarray, Xt_resid: np.ndarray,
                 w: np.ndarray, penalty: Penalty) -> Certificate:

@@ -69,16 +69,14 @@ class Problem:
     gram: GramCache | None
 
 
-def initial_state(prob: Problem, w0: np.ndarray | None, b0: float | None) -> State:
+def initial_state(prob: Problem, w0: np.ndarray | None) -> State:
     D = prob.design
     w = np.zeros(D.p) if w0 is None else np.asarray(w0, dtype=np.float64).copy()
     b = 0.0
-    if prob.loss == "logistic" and prob.fit_intercept:
-        if b0 is not None:
-            b = float(b0)
-        elif w0 is None:
-            pos = float(np.mean(prob.y > 0))
-            b = float(np.log(pos / (1 - pos))) if 0 < pos < 1 else 0.0
+    if prob.loss == "logistic" and prob.fit_intercept and w0 is None:
+        # the optimal intercept at w = 0: the log-odds of the labels
+        pos = float(np.mean(prob.y > 0))
+        b = float(np.log(pos / (1 - pos))) if 0 < pos < 1 else 0.0
     support = np.flatnonzero(w)
     z = D.matvec(support, w[support]) + b
     resid = loss_residual(prob.loss, prob.y, z)
@@ -95,7 +93,7 @@ def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer
     trace = Trace()
     screened = np.zeros(D.p, dtype=bool)
     aug_norms = np.sqrt(prob.aug_sq_norms + n * pen.l2)
-    ridge = bool(np.any(pen.l2 > 0))
+    ridge = pen.l1_ratio < 1
     modulus = strong_concavity(prob.loss, n) if not ridge else float(n)
     lam = pen.l1
     converged = False
@@ -122,8 +120,6 @@ def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer
         ws_size = min(D.p, max(MIN_WORKING_SET, 2 * support, 2 * ws_size if stalled else 0))
         last_gap = cert.gap
         W = select(viol, aug_norms, state.w, screened, ws_size)
-        if W.size == 0:  # nothing violates outside the screened set: only b can move
-            W = np.zeros(0, dtype=np.int64)
         trace.ws_sizes.append(int(W.size))
         inner_tol = max(INNER_FRACTION * cert.kkt, 1e-14 * float(np.max(lam)))
         if prob.loss == "squared":
@@ -144,7 +140,7 @@ def _squared_working_set(prob: Problem, pen: Penalty, state: State, W: np.ndarra
     H = prob.gram.block(W)
     H[np.diag_indices_from(H)] += pen.l2[W]
     sol = solve_block(H, grad[W], state.w[W], pen.l1[W], tol, max_iter=20 * (W.size + 10),
-                      max_block=None if np.all(pen.l2 > 0) else D.n)
+                      max_block=None if pen.l1_ratio < 1 else D.n)
     trace.epochs += sol.iterations
     trace.newton_steps += sol.newton_steps
     state.w[W] = sol.w
@@ -182,7 +178,7 @@ def _logistic_working_set(prob: Problem, pen: Penalty, state: State, W: np.ndarr
         if float(violations(grad, x, lam).max(initial=0.0)) <= tol:
             return
         sol = solve_block(H, grad, x, lam, 0.1 * tol, max_iter=20 * (x.size + 10),
-                          max_block=None if np.all(l2 > 0) else n)
+                          max_block=None if pen.l1_ratio < 1 else n)
         trace.epochs += sol.iterations
         trace.newton_steps += 1
         delta = sol.w - x

@@ -13,7 +13,7 @@ import numpy as np
 from solvers.backend import CPU, Backend
 from solvers.errors import SolverInputError
 from solvers.regression.design import Design
-from solvers.regression.objective import LOSSES, Penalty
+from solvers.regression.objective import LOSSES, Certificate, Penalty
 from solvers.regression.outer import Problem, State, Trace, initial_state, solve_alpha
 from solvers.regression.workingset import GramCache
 
@@ -118,8 +118,8 @@ def _alpha_max(data: _Data, l1_ratio: float, state: State) -> float:
     return float(np.max(np.abs(state.Xt_resid) / (n * l1_ratio * data.weights)))
 
 
-def _result(data: _Data, pen: Penalty, state: State, cert: Any, trace: Trace, converged: bool,
-            backend: Backend, seconds: float) -> RegressionResult:
+def _result(data: _Data, pen: Penalty, state: State, cert: Certificate, trace: Trace,
+            converged: bool, backend: Backend, seconds: float) -> RegressionResult:
     prob = data.problem
     w = state.w.copy()
     intercept = state.intercept
@@ -153,7 +153,7 @@ def fit(X: Any, y: Any, alpha: float, *, loss: str = "squared", l1_ratio: float 
         w0 = np.asarray(coef_init, dtype=np.float64).ravel()
         if w0.size != data.problem.design.p or not np.isfinite(w0).all():
             raise SolverInputError("coef_init", f"must be {data.problem.design.p} finite values")
-    state = initial_state(data.problem, w0, None)
+    state = initial_state(data.problem, w0)
     pen = Penalty(float(alpha), float(l1_ratio), data.weights)
     state, cert, trace, converged = solve_alpha(data.problem, pen, state, tol, max_iter,
                                                 should_stop)
@@ -176,7 +176,7 @@ def path(X: Any, y: Any, *, loss: str = "squared", l1_ratio: float = 1.0,
     yielded as each is done. Each result's `seconds` is its own alpha's time."""
     start = time.perf_counter()
     data = _prepare(X, y, loss, l1_ratio, fit_intercept, weights, backend)
-    state = initial_state(data.problem, None, None)
+    state = initial_state(data.problem, None)
     if alphas is None:
         if n_alphas < 1:
             raise SolverInputError("n_alphas", f"must be >= 1, got {n_alphas}")
@@ -205,4 +205,4 @@ def path(X: Any, y: Any, *, loss: str = "squared", l1_ratio: float = 1.0,
 def alpha_max(X: Any, y: Any, *, loss: str = "squared", l1_ratio: float = 1.0,
               fit_intercept: bool = True, weights: Any = None) -> float:
     data = _prepare(X, y, loss, l1_ratio, fit_intercept, weights, CPU)
-    return _alpha_max(data, l1_ratio, initial_state(data.problem, None, None))
+    return _alpha_max(data, l1_ratio, initial_state(data.problem, None))

@@ -60,7 +60,7 @@ class RegressionResult:
     """w, b and the duality-gap certificate of one alpha."""
 
     alpha: float
-    coef: np.ndarray  # dense (p,), or None-free: built from the support when sparse
+    coef: np.ndarray  # (p,); with coef_format="sparse" rebuilt here from the support
     support: np.ndarray
     intercept: float
     primal: float
