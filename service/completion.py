@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import AsyncIterator
 
 import grpc
 import numpy as np
 
 from service import completion_validation, metrics
+from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import WorkPool
+from service.registry import Undecodable
 from service.rpc import StopSignal, fill_info, run_rpc, run_solver, solver_backend
 from service.status import invalid_argument
 from solverd.tensors import to_tensor
@@ -32,6 +35,13 @@ class MatrixCompletionServicer(completion_pb2_grpc.MatrixCompletionServicer):
                        context: grpc.aio.ServicerContext) -> completion_pb2.CompleteResponse:
         return await run_rpc("MatrixCompletion.Complete", request, context,
                              functools.partial(self._complete, request, context))
+
+    async def CompleteChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
+                              context: grpc.aio.ServicerContext
+                              ) -> completion_pb2.CompleteResponse:
+        request = await receive(chunks, completion_pb2.CompleteRequest, self.config.limits,
+                                context)
+        return await self.Complete(request, context)  # type: ignore[arg-type]
 
     async def _complete(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                         labels: dict[str, str]) -> completion_pb2.CompleteResponse:

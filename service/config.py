@@ -24,6 +24,7 @@ class Limits:
     max_queue: int = 64
     max_batch: int = 10_000
     max_transport_entries: int = 100_000_000
+    max_upload_bytes: int = 8 * 1024 * MIB
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,17 @@ class ServerConfig:
     malloc_retain_mib: int = 1024
     # Shared by the replicas: signs tuner states (HMAC-SHA256); empty: unsigned.
     state_key: str = ""
+    # TLS: certificate chain and key (PEM); with client_ca, clients must present a
+    # certificate signed by it (mutual TLS). Empty: plaintext.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    # Bearer token the solver RPCs require (health, reflection and metrics do not);
+    # set it by SOLVERD_AUTH_TOKEN from a Secret rather than on the command line.
+    auth_token: str = ""
+    # Connections are closed after this long (plus a grace for calls in flight) so
+    # that clients reconnect and load spreads over new replicas; 0: never.
+    max_connection_age_seconds: float = 300.0
     limits: Limits = Limits()
 
     @property

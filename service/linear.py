@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 
 from service import metrics, tuner_state, validation
+from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import QueueFull, WorkPool
 from service.registry import Undecodable
@@ -64,6 +65,19 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                     context: grpc.aio.ServicerContext) -> linear_pb2.SolveResponse:
         return await run_rpc("Solve", request, context,
                              functools.partial(self._solve, request, context, None))
+
+    async def SolveChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
+                           context: grpc.aio.ServicerContext) -> linear_pb2.SolveResponse:
+        request = await receive(chunks, linear_pb2.SolveRequest, self.config.limits, context)
+        return await self.Solve(request, context)  # type: ignore[arg-type]
+
+    async def SolveBatchChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
+                                context: grpc.aio.ServicerContext
+                                ) -> AsyncIterator[linear_pb2.SolveBatchResponse]:
+        request = await receive(chunks, linear_pb2.SolveBatchRequest, self.config.limits,
+                                context)
+        async for response in self.SolveBatch(request, context):
+            yield response
 
     async def SolveSequence(self, requests: AsyncIterator[DecodedMessage | Undecodable],
                             context: grpc.aio.ServicerContext

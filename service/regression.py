@@ -12,6 +12,7 @@ import grpc
 import numpy as np
 
 from service import metrics, regression_validation
+from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import WorkPool
 from service.registry import Undecodable
@@ -48,6 +49,19 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
                   context: grpc.aio.ServicerContext) -> regression_pb2.FitResponse:
         return await run_rpc("SparseRegression.Fit", request, context,
                              functools.partial(self._fit, request, context))
+
+    async def FitChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
+                         context: grpc.aio.ServicerContext) -> regression_pb2.FitResponse:
+        request = await receive(chunks, regression_pb2.FitRequest, self.config.limits, context)
+        return await self.Fit(request, context)  # type: ignore[arg-type]
+
+    async def FitPathChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
+                             context: grpc.aio.ServicerContext
+                             ) -> AsyncIterator[regression_pb2.FitResponse]:
+        request = await receive(chunks, regression_pb2.FitPathRequest, self.config.limits,
+                                context)
+        async for response in self.FitPath(request, context):
+            yield response
 
     async def _fit(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                    labels: dict[str, str]) -> regression_pb2.FitResponse:

@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from service.auth import TokenInterceptor, server_credentials
 from service.completion import MatrixCompletionServicer
 from service.config import ServerConfig
 from service.info import ServerInfoServicer
@@ -54,11 +55,19 @@ class SolverdServer:
         self.config = config
         self.pools = build_pools(config, cpu_workers)
         limit = config.limits.max_message_bytes
-        self.server = grpc.aio.server(options=[
+        options: list[tuple[str, int]] = [
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
             ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
-        ])
+        ]
+        if config.max_connection_age_seconds > 0:
+            age_ms = int(config.max_connection_age_seconds * 1000)
+            options += [("grpc.max_connection_age_ms", age_ms),
+                        ("grpc.max_connection_age_grace_ms",
+                         int(config.limits.max_solve_seconds * 1000))]
+        interceptors = [TokenInterceptor(config.auth_token)] if config.auth_token else []
+        self.credentials = server_credentials(config)
+        self.server = grpc.aio.server(options=options, interceptors=interceptors)
         add_service(self.server, linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"],
                     LinearSolverServicer(config, self.pools))
         add_service(self.server, transport_pb2.DESCRIPTOR.services_by_name["Transport"],
@@ -78,7 +87,9 @@ class SolverdServer:
         self.metrics_port = 0
 
     async def start(self) -> None:
-        self.port = self.server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        address = f"{self.config.host}:{self.config.port}"
+        self.port = (self.server.add_insecure_port(address) if self.credentials is None
+                     else self.server.add_secure_port(address, self.credentials))
         if self.port == 0:
             raise SystemExit(f"cannot bind {self.config.host}:{self.config.port}")
         if self.config.metrics_port >= 0:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import AsyncIterator
 
 import grpc
 import numpy as np
 import scipy.sparse as sp
 
 from service import metrics, transport_validation
+from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import WorkPool
+from service.registry import Undecodable
 from service.rpc import StopSignal, fill_info, run_rpc, run_solver, solver_backend
 from service.status import invalid_argument
 from solverd.tensors import to_tensor
@@ -33,6 +36,12 @@ class TransportServicer(transport_pb2_grpc.TransportServicer):
                     context: grpc.aio.ServicerContext) -> transport_pb2.TransportResponse:
         return await run_rpc("Transport.Solve", request, context,
                              functools.partial(self._solve, request, context))
+
+    async def SolveChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
+                           context: grpc.aio.ServicerContext) -> transport_pb2.TransportResponse:
+        request = await receive(chunks, transport_pb2.TransportRequest, self.config.limits,
+                                context)
+        return await self.Solve(request, context)  # type: ignore[arg-type]
 
     async def _solve(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                      labels: dict[str, str]) -> transport_pb2.TransportResponse:

@@ -104,3 +104,17 @@ def darcy_2d(k: int, coefficient: np.ndarray, shift: float = 0.0,
     mat.sum_duplicates()
     mat.sort_indices()
     return mat
+
+
+def wide_band(n: int, half: int) -> sp.csr_matrix:
+    """A circulant SPD band (2 half + 1 entries per row, strongly diagonally dominant):
+    CG converges in a few iterations however large n is."""
+    offsets = np.concatenate([np.arange(-half, 0), np.arange(1, half + 1)])
+    cols = np.empty((n, 2 * half + 1), dtype=np.int32)
+    cols[:, 0] = np.arange(n, dtype=np.int32)
+    cols[:, 1:] = (np.arange(n, dtype=np.int64)[:, None] + offsets[None, :]) % n
+    cols.sort(axis=1)
+    data = np.full(cols.shape, -0.5 / half)
+    data[cols == np.arange(n)[:, None]] = 4.0
+    indptr = np.arange(0, n * (2 * half + 1) + 1, 2 * half + 1, dtype=np.int64)
+    return sp.csr_matrix((data.reshape(-1), cols.reshape(-1), indptr), shape=(n, n))

@@ -184,7 +184,7 @@ def test_same_matrix_is_refused_on_unary_solve(client: Client) -> None:
     request = solve_request(a, b, method="sor", omega=1.5)
     request.message.same_matrix = True
     with pytest.raises(InvalidArgument) as info:
-        client._call(client._solve, request, 30)
+        client._call("solve", request, 30)
     assert "same_matrix" in info.value.fields
 
 

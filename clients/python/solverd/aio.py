@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Sequence as Seq
+from typing import Any
 
 import grpc
 
 from solverd.aio_sequence import AsyncSequence, AsyncStreamSequence
-from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
+from solverd.batch import BatchCollector, BatchPlan, Progress, plan_batch
 from solverd.channels import (
-    COMPLETE,
+    DEFAULT_CHUNK_THRESHOLD,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
-    FIT,
-    FIT_PATH,
-    GET_INFO,
-    SOLVE,
-    SOLVE_BATCH,
-    SOLVE_SEQUENCE,
-    TRANSPORT,
-    backoff_seconds,
-    bind,
-    open_channel,
+    Endpoint,
+    Endpoints,
 )
 from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
 from solverd.errors import from_rpc_error
@@ -35,59 +27,73 @@ from solverd.results import ServerInfo, SolveResult
 from solverd.transport import TransportResult, batched, results_from_proto, transport_request
 from solverd.v1 import info_pb2
 
-T = TypeVar("T")
-
 
 class AsyncClient:
     """asyncio variant of `solverd.Client` (same arguments, same retry rules)."""
 
     def __init__(
         self,
-        target: str = "127.0.0.1:50051",
+        target: str | Seq[str] = "127.0.0.1:50051",
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         retries: int = 3,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        chunk_threshold: int = DEFAULT_CHUNK_THRESHOLD,
     ) -> None:
-        self._channel = open_channel(grpc.aio, target, credentials, max_message_bytes)
+        self._endpoints = Endpoints(grpc.aio, target, credentials, max_message_bytes, token,
+                                    chunk_threshold, retries)
         self.timeout = timeout
-        self.retries = retries
-        self._solve = bind(self._channel, SOLVE)
-        self._solve_stream = bind(self._channel, SOLVE_SEQUENCE)
-        self._solve_batch = bind(self._channel, SOLVE_BATCH)
-        self._get_info = bind(self._channel, GET_INFO)
-        self._transport = bind(self._channel, TRANSPORT)
-        self._complete = bind(self._channel, COMPLETE)
-        self._fit = bind(self._channel, FIT)
-        self._fit_path = bind(self._channel, FIT_PATH)
+
+    @property
+    def retries(self) -> int:
+        return self._endpoints.retries
+
+    def _pick(self) -> Endpoint:
+        return self._endpoints.pick()
 
     async def solve(self, a: object, b: object, *, timeout: float | None = None,
                     **options: object) -> SolveResult:
         """See `Client.solve`."""
         request = solve_request(a, b, **options)  # type: ignore[arg-type]
         start = time.perf_counter()
-        response = await self._call(self._solve, request, timeout)
+        response = await self._call("solve", request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
 
     async def solve_batch(self, matrices: Any, rhs: Any, *, method: str = "auto",
                           recycle: int | None = None, order: str = "auto",
                           features: Any = None, progress: Progress = False,
-                          timeout: float | None = None, **options: Any) -> list[SolveResult]:
+                          shards: int | None = None, timeout: float | None = None,
+                          **options: Any) -> list[SolveResult]:
         """See `Client.solve_batch`."""
-        parts = batch_requests(matrices, rhs, method=method, recycle=recycle, order=order,
-                               features=features, **options)
-        collector = BatchCollector(batch_size(parts), progress)
+        plan = plan_batch(matrices, rhs, method=method, recycle=recycle, order=order,
+                          features=features, **options)
+        collector = BatchCollector(plan.count, progress)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        for part in parts:
-            try:
-                call = self._solve_batch(part.request,
-                                         timeout=max(deadline - time.monotonic(), 0))
-                async for decoded in call:
-                    collector.add(part, decoded)
-            except grpc.RpcError as err:
-                raise from_rpc_error(err) from None
+        await asyncio.gather(*(self._run_shard(plan, shard, collector, deadline)
+                               for shard in plan.shards(shards or len(self._endpoints))))
         return collector.finish()
+
+    async def _run_shard(self, plan: BatchPlan, indices: list[int],
+                         collector: BatchCollector, deadline: float) -> None:
+        """See `Client._run_shard`."""
+        endpoint = self._endpoints.pick()
+        attempt = 0
+        while indices:
+            part = plan.part(indices)
+            call, argument = endpoint.route("solve_batch", part.request)
+            try:
+                async for decoded in call(argument,
+                                          timeout=max(deadline - time.monotonic(), 0)):
+                    collector.add(part, decoded)
+                return
+            except grpc.RpcError as err:
+                indices = collector.missing(indices)
+                pause = self._endpoints.retry_pause(err, attempt, deadline)
+            attempt += 1
+            await asyncio.sleep(pause)
+            endpoint = self._endpoints.pick(avoid=endpoint)
 
     def sequence(self, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,
@@ -104,7 +110,7 @@ class AsyncClient:
         request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,
                                     plan=plan, **options)
         start = time.perf_counter()
-        response = await self._call(self._transport, request, timeout)
+        response = await self._call("transport", request, timeout)
         results = results_from_proto(response, time.perf_counter() - start)
         return results if batched(M, X) else results[0]
 
@@ -115,19 +121,19 @@ class AsyncClient:
         r, c, v, size = observed(rows, cols, vals, shape)
         request = complete_request(r, c, v, size, rank, **options)
         start = time.perf_counter()
-        response = await self._call(self._complete, request, timeout)
+        response = await self._call("complete", request, timeout)
         return result_from_proto(response, time.perf_counter() - start)
 
     async def info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(
-            await self._call(self._get_info, info_pb2.GetInfoRequest(), timeout))
+            await self._call("get_info", info_pb2.GetInfoRequest(), timeout))
 
     async def fit_regression(self, X: Any, y: Any, alpha: float, *,
                              timeout: float | None = None, **options: Any) -> RegressionResult:
         """See `Client.fit_regression` (and `lasso`, `elastic_net`, `logistic_l1`)."""
         request = fit_request(X, y, alpha, **options)
         start = time.perf_counter()
-        response = await self._call(self._fit, request, timeout)
+        response = await self._call("fit", request, timeout)
         return regression_result(response, time.perf_counter() - start, X.shape[1])
 
     async def lasso(self, X: Any, y: Any, alpha: float, **options: Any) -> RegressionResult:
@@ -150,7 +156,8 @@ class AsyncClient:
         start = time.perf_counter()
         out = []
         try:
-            async for decoded in self._fit_path(request, timeout=self.timeout if timeout
+            call, argument = self._endpoints.pick().route("fit_path", request)
+            async for decoded in call(argument, timeout=self.timeout if timeout
                                                 is None else timeout):
                 out.append(regression_result(decoded, time.perf_counter() - start,
                                              X.shape[1]))
@@ -158,24 +165,23 @@ class AsyncClient:
             raise from_rpc_error(err) from None
         return out
 
-    async def _call(self, rpc: Callable[..., Awaitable[T]], request: object,
-                    timeout: float | None) -> T:
+    async def _call(self, name: str, request: object, timeout: float | None) -> Any:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        endpoint = self._endpoints.pick()
         attempt = 0
         while True:
+            call, argument = endpoint.route(name, request)
             try:
-                return await rpc(request, timeout=max(deadline - time.monotonic(), 0.0))
+                return await call(argument, timeout=max(deadline - time.monotonic(), 0.0))
             except grpc.RpcError as err:
-                error = from_rpc_error(err)
-                pause = backoff_seconds(attempt)
-                if (err.code() != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries
-                        or time.monotonic() + pause >= deadline):
-                    raise error from None
+                pause = self._endpoints.retry_pause(err, attempt, deadline)
             attempt += 1
             await asyncio.sleep(pause)
+            endpoint = self._endpoints.pick(avoid=endpoint)
 
     async def close(self) -> None:
-        await self._channel.close()
+        for endpoint in self._endpoints.all:
+            await endpoint.channel.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

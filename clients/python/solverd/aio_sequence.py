@@ -33,7 +33,7 @@ class AsyncSequence(SequenceState):
         request = solve_request(a, b, x0=x0, context=context, tuner_state=self._state,
                                 **self._carried(), **self._fixed)
         start = time.perf_counter()
-        decoded = await self._client._call(self._client._solve, request, timeout)
+        decoded = await self._client._call("solve", request, timeout)
         return self._keep(decoded, time.perf_counter() - start)
 
     async def close(self) -> None:
@@ -70,7 +70,7 @@ class AsyncStreamSequence(AsyncSequence):
                                     same_matrix=same, **self._fixed)
             self._last_a = a
             if first:
-                self._call = self._client._solve_stream(timeout=self._timeout)
+                self._call = self._client._pick().calls["solve_sequence"](timeout=self._timeout)
             start = time.perf_counter()
             try:
                 await self._call.write(request)

@@ -8,6 +8,7 @@ request per pattern; the results come back in input order either way.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -67,15 +68,64 @@ class BatchPart:
     request: WireMessage
 
 
-def batch_requests(matrices: Any, rhs: Any, *, method: str = "auto", order: str = "auto",
-                   features: Any = None, warm_start: bool = False,
-                   preconditioner: str = "none", rtol: float | None = None,
-                   atol: float | None = None, max_iterations: int | None = None,
-                   restart: int | None = None, recycle: int | None = None,
-                   device: str = "auto", precision: str = "auto") -> list[BatchPart]:
-    """The requests for a batch: `matrices` one matrix (every right-hand side uses it)
-    or a sequence of N; `rhs` one vector per system (a sequence, or an (N, n) array),
-    or one vector shared by N matrices."""
+@dataclass
+class BatchPlan:
+    """A batch split by sparsity pattern (`groups` of input indices); `part(indices)`
+    builds the request for any subset of one group, so a batch can be sharded across
+    servers and a shard's unfinished systems re-sent elsewhere."""
+
+    mats: list[Any]
+    b: np.ndarray
+    feats: np.ndarray | None
+    single: bool
+    groups: list[list[int]]
+    options: dict[str, Any]
+
+    @property
+    def count(self) -> int:
+        return sum(len(g) for g in self.groups)
+
+    def part(self, indices: list[int]) -> BatchPart:
+        o = self.options
+        req = linear_pb2.SolveBatchRequest(
+            method=method_code(o["method"]), order=ORDERS[o["order"]],
+            preconditioner=preconditioner_code(o["preconditioner"]),
+            device=device_code(o["device"]), precision=precision_code(o["precision"]),
+            max_iterations=int(o["max_iterations"] or 0), restart=int(o["restart"] or 0),
+            recycle=int(o["recycle"] or 0), warm_start=o["warm_start"])
+        if o["rtol"] is not None:
+            req.rtol = float(o["rtol"])
+        if o["atol"] is not None:
+            req.atol = float(o["atol"])
+        wire = WireMessage(req)
+        set_matrix(wire, "a", self.mats[0 if self.single else indices[0]])
+        if not self.single:
+            wire.set_tensor("values", value_array(np.stack([_values(self.mats[i])
+                                                            for i in indices])))
+        wire.set_tensor("b", value_array(self.b if self.b.ndim == 1 else self.b[indices]))
+        if self.feats is not None:
+            wire.set_tensor("features", value_array(self.feats[indices]))
+        return BatchPart(list(indices), wire)
+
+    def shards(self, count: int) -> list[list[int]]:
+        """Each group cut into at most `count` contiguous runs (neighbours in input order
+        are often the related systems that recycling profits from)."""
+        out = []
+        for group in self.groups:
+            pieces = min(count, len(group))
+            out += [[int(i) for i in piece] for piece in np.array_split(group, pieces)]
+        return out
+
+
+def plan_batch(matrices: Any, rhs: Any, *, method: str = "auto", order: str = "auto",
+               features: Any = None, warm_start: bool = False,
+               preconditioner: str = "none", rtol: float | None = None,
+               atol: float | None = None, max_iterations: int | None = None,
+               restart: int | None = None, recycle: int | None = None,
+               device: str = "auto", precision: str = "auto") -> BatchPlan:
+    """A batch: `matrices` one matrix (every right-hand side uses it) or a sequence of
+    N; `rhs` one vector per system (a sequence, or an (N, n) array), or one vector
+    shared by N matrices."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {sorted(ORDERS)}, got {order!r}")
     single = sp.issparse(matrices) or (isinstance(matrices, np.ndarray) and matrices.ndim == 2)
@@ -103,26 +153,17 @@ def batch_requests(matrices: Any, rhs: Any, *, method: str = "auto", order: str 
                     break
             else:
                 groups.append([i])
-    parts = []
-    for group in groups:
-        req = linear_pb2.SolveBatchRequest(
-            method=method_code(method), order=ORDERS[order],
-            preconditioner=preconditioner_code(preconditioner), device=device_code(device),
-            precision=precision_code(precision), max_iterations=int(max_iterations or 0),
-            restart=int(restart or 0), recycle=int(recycle or 0), warm_start=warm_start)
-        if rtol is not None:
-            req.rtol = float(rtol)
-        if atol is not None:
-            req.atol = float(atol)
-        wire = WireMessage(req)
-        set_matrix(wire, "a", mats[group[0]])
-        if not single:
-            wire.set_tensor("values", value_array(np.stack([_values(mats[i]) for i in group])))
-        wire.set_tensor("b", value_array(b if b.ndim == 1 else b[group]))
-        if feats is not None:
-            wire.set_tensor("features", value_array(feats[group]))
-        parts.append(BatchPart(group, wire))
-    return parts
+    options = {"method": method, "order": order, "warm_start": warm_start,
+               "preconditioner": preconditioner, "rtol": rtol, "atol": atol,
+               "max_iterations": max_iterations, "restart": restart, "recycle": recycle,
+               "device": device, "precision": precision}
+    return BatchPlan(mats, b, feats, single, groups, options)
+
+
+def batch_requests(matrices: Any, rhs: Any, **options: Any) -> list[BatchPart]:
+    """One request per sparsity pattern (see plan_batch)."""
+    plan = plan_batch(matrices, rhs, **options)
+    return [plan.part(group) for group in plan.groups]
 
 
 def result_of(decoded: DecodedMessage, round_trip: float) -> tuple[int, SolveResult]:
@@ -144,6 +185,7 @@ class BatchCollector:
     results: list[SolveResult | None] = field(default_factory=list)
     done: int = 0
     started: float = field(default_factory=time.perf_counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.results = [None] * self.total
@@ -153,8 +195,10 @@ class BatchCollector:
         if not 0 <= index < len(part.indices):
             raise ValueError(f"server answered index {index} of a {len(part.indices)}-"
                              "system request")
-        self.results[part.indices[index]] = result
-        self.done += 1
+        with self.lock:
+            if self.results[part.indices[index]] is None:
+                self.done += 1
+            self.results[part.indices[index]] = result
         if callable(self.progress):
             self.progress(self.done, self.total)
         elif self.progress:
@@ -168,6 +212,9 @@ class BatchCollector:
         sys.stderr.write(f"\rsolve_batch [{'#' * filled}{'.' * (width - filled)}] "
                          f"{self.done}/{self.total} systems, {elapsed:.1f} s{end}")
         sys.stderr.flush()
+
+    def missing(self, indices: list[int]) -> list[int]:
+        return [i for i in indices if self.results[i] is None]
 
     def finish(self) -> list[SolveResult]:
         missing = [i for i, r in enumerate(self.results) if r is None]

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Sequence as Seq
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import grpc
 
-from solverd.batch import BatchCollector, Progress, batch_requests, batch_size
+from solverd.batch import BatchCollector, BatchPlan, Progress, plan_batch
 from solverd.channels import (
-    COMPLETE,
+    DEFAULT_CHUNK_THRESHOLD,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
-    FIT,
-    FIT_PATH,
-    GET_INFO,
-    SOLVE,
-    SOLVE_BATCH,
-    SOLVE_SEQUENCE,
-    TRANSPORT,
-    backoff_seconds,
-    bind,
-    open_channel,
+    Endpoint,
+    Endpoints,
 )
 from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
 from solverd.errors import SolverdError, from_rpc_error
@@ -34,11 +27,16 @@ from solverd.sequence import Sequence, StreamSequence
 from solverd.transport import TransportResult, batched, results_from_proto, transport_request
 from solverd.v1 import info_pb2
 
-T = TypeVar("T")
-
 
 class Client:
-    """A connection to one solverd endpoint.
+    """A connection to solverd: one target, or a list of them (replicas).
+
+    With a list, calls go to the endpoints in turn and `solve_batch` is sharded across
+    them; a target such as "dns:///solverd-headless:50051" that resolves to several
+    addresses is balanced by gRPC's round_robin policy. `token`: a bearer token for
+    servers run with --auth-token; `credentials`: grpc.ssl_channel_credentials(...) for
+    TLS (see solverd.tls). Requests larger than `chunk_threshold` bytes travel as a
+    stream of chunks (no 2 GiB message limit, and faster for large payloads).
 
     Every call has a deadline (`timeout` seconds, per call or the client's
     default). Calls are pure functions on the server, so a call that fails with
@@ -48,24 +46,25 @@ class Client:
 
     def __init__(
         self,
-        target: str = "127.0.0.1:50051",
+        target: str | Seq[str] = "127.0.0.1:50051",
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         retries: int = 3,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        chunk_threshold: int = DEFAULT_CHUNK_THRESHOLD,
     ) -> None:
-        self._channel = open_channel(grpc, target, credentials, max_message_bytes)
+        self._endpoints = Endpoints(grpc, target, credentials, max_message_bytes, token,
+                                    chunk_threshold, retries)
         self.timeout = timeout
-        self.retries = retries
-        self._solve = bind(self._channel, SOLVE)
-        self._solve_stream = bind(self._channel, SOLVE_SEQUENCE)
-        self._solve_batch = bind(self._channel, SOLVE_BATCH)
-        self._get_info = bind(self._channel, GET_INFO)
-        self._transport = bind(self._channel, TRANSPORT)
-        self._complete = bind(self._channel, COMPLETE)
-        self._fit = bind(self._channel, FIT)
-        self._fit_path = bind(self._channel, FIT_PATH)
+
+    @property
+    def retries(self) -> int:
+        return self._endpoints.retries
+
+    def _pick(self) -> Endpoint:
+        return self._endpoints.pick()
 
     def solve(self, a: object, b: object, *, method: str = "auto", x0: object | None = None,
               preconditioner: str = "none", rtol: float | None = None,
@@ -86,13 +85,13 @@ class Client:
                                 restart=restart, device=device, precision=precision,
                                 omega=omega, **sequence_options)
         start = time.perf_counter()
-        response = self._call(self._solve, request, timeout)
+        response = self._call("solve", request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
 
     def solve_batch(self, matrices: Any, rhs: Any, *, method: str = "auto",
                     recycle: int | None = None, order: str = "auto", features: Any = None,
-                    progress: Progress = False, timeout: float | None = None,
-                    **options: Any) -> list[SolveResult]:
+                    progress: Progress = False, shards: int | None = None,
+                    timeout: float | None = None, **options: Any) -> list[SolveResult]:
         """Solves N related systems in one call (SolveBatch) and returns the results in
         input order. The server orders them (greedy nearest neighbour on the matrices'
         values, or on `features` (N, d) when given), solves them in that order carrying
@@ -106,20 +105,43 @@ class Client:
         of `solve` (then without recycling). order: "auto", "input", "values",
         "features". progress: True for a bar on stderr, or a callable(done, total).
         Other options (rtol, atol, max_iterations, restart, preconditioner, device,
-        precision, warm_start) apply to every system.
+        precision, warm_start) apply to every system. shards: split the batch into this
+        many calls run in parallel (default: one per endpoint of the client); a shard
+        whose server dies is finished on another endpoint.
         """
-        parts = batch_requests(matrices, rhs, method=method, recycle=recycle, order=order,
-                               features=features, **options)
-        collector = BatchCollector(batch_size(parts), progress)
+        plan = plan_batch(matrices, rhs, method=method, recycle=recycle, order=order,
+                          features=features, **options)
+        collector = BatchCollector(plan.count, progress)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        for part in parts:
-            try:
-                for decoded in self._solve_batch(part.request,
-                                                 timeout=max(deadline - time.monotonic(), 0)):
-                    collector.add(part, decoded)
-            except grpc.RpcError as err:
-                raise from_rpc_error(err) from None
+        shards = plan.shards(shards or len(self._endpoints))
+        if len(shards) == 1:
+            self._run_shard(plan, shards[0], collector, deadline)
+        else:
+            with ThreadPoolExecutor(len(shards)) as pool:
+                for done in [pool.submit(self._run_shard, plan, shard, collector, deadline)
+                             for shard in shards]:
+                    done.result()
         return collector.finish()
+
+    def _run_shard(self, plan: BatchPlan, indices: list[int], collector: BatchCollector,
+                   deadline: float) -> None:
+        """Solves `indices` on one endpoint; if it becomes UNAVAILABLE (a server that
+        died mid-batch), the systems it had not answered go to another endpoint."""
+        endpoint = self._endpoints.pick()
+        attempt = 0
+        while indices:
+            part = plan.part(indices)
+            call, argument = endpoint.route("solve_batch", part.request)
+            try:
+                for decoded in call(argument, timeout=max(deadline - time.monotonic(), 0)):
+                    collector.add(part, decoded)
+                return
+            except grpc.RpcError as err:
+                indices = collector.missing(indices)
+                pause = self._endpoints.retry_pause(err, attempt, deadline)
+            attempt += 1
+            time.sleep(pause)
+            endpoint = self._endpoints.pick(avoid=endpoint)
 
     def transport(self, a: Any = None, b: Any = None, M: Any = None, *, X: Any = None,
                   Y: Any = None, reg: float = 1e-2, method: str = "auto", tol: float = 1e-9,
@@ -141,7 +163,7 @@ class Client:
         request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,
                                     plan=plan, **options)
         start = time.perf_counter()
-        response = self._call(self._transport, request, timeout)
+        response = self._call("transport", request, timeout)
         results = results_from_proto(response, time.perf_counter() - start)
         return results if batched(M, X) else results[0]
 
@@ -180,7 +202,7 @@ class Client:
         r, c, v, size = observed(rows, cols, vals, shape)
         request = complete_request(r, c, v, size, rank, **options)
         start = time.perf_counter()
-        response = self._call(self._complete, request, timeout)
+        response = self._call("complete", request, timeout)
         return result_from_proto(response, time.perf_counter() - start)
 
     def lasso(self, X: Any, y: Any, alpha: float, **options: Any) -> RegressionResult:
@@ -207,7 +229,7 @@ class Client:
         gap, relative_gap, kkt_violation) and `converged`."""
         request = fit_request(X, y, alpha, **options)
         start = time.perf_counter()
-        response = self._call(self._fit, request, timeout)
+        response = self._call("fit", request, timeout)
         return regression_result(response, time.perf_counter() - start, X.shape[1])
 
     def lasso_path(self, X: Any, y: Any, *, alphas: Any = None, n_alphas: int = 100,
@@ -227,32 +249,31 @@ class Client:
         request = path_request(X, y, alphas=alphas, n_alphas=n_alphas, eps=eps, **options)
         start = time.perf_counter()
         try:
-            for decoded in self._fit_path(request, timeout=self.timeout if timeout is None
-                                          else timeout):
+            call, argument = self._pick().route("fit_path", request)
+            for decoded in call(argument, timeout=self.timeout if timeout is None
+                                else timeout):
                 yield regression_result(decoded, time.perf_counter() - start, X.shape[1])
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
 
     def info(self, *, timeout: float | None = None) -> ServerInfo:
         """Version, backends (GPU name and memory if any) and limits of the server."""
-        return ServerInfo.from_proto(self._call(self._get_info, info_pb2.GetInfoRequest(),
+        return ServerInfo.from_proto(self._call("get_info", info_pb2.GetInfoRequest(),
                                                 timeout))
 
-    def _call(self, rpc: Callable[..., T], request: object, timeout: float | None) -> T:
+    def _call(self, name: str, request: object, timeout: float | None) -> Any:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        endpoint = self._endpoints.pick()
         attempt = 0
         while True:
-            remaining = deadline - time.monotonic()
+            call, argument = endpoint.route(name, request)
             try:
-                return rpc(request, timeout=max(remaining, 0.0))
+                return call(argument, timeout=max(deadline - time.monotonic(), 0.0))
             except grpc.RpcError as err:
-                error = from_rpc_error(err)
-                pause = backoff_seconds(attempt)
-                if (err.code() != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries
-                        or time.monotonic() + pause >= deadline):
-                    raise error from None
+                pause = self._endpoints.retry_pause(err, attempt, deadline)
             attempt += 1
             time.sleep(pause)
+            endpoint = self._endpoints.pick(avoid=endpoint)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Client:
         # A connection is shared, not copied: scikit-learn's clone() deep-copies the
@@ -260,7 +281,8 @@ class Client:
         return self
 
     def close(self) -> None:
-        self._channel.close()
+        for endpoint in self._endpoints.all:
+            endpoint.channel.close()
 
     def __enter__(self) -> Client:
         return self

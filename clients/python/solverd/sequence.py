@@ -87,7 +87,7 @@ class Sequence(SequenceState):
         request = solve_request(a, b, x0=x0, context=context, tuner_state=self._state,
                                 **self._carried(), **self._fixed)
         start = time.perf_counter()
-        decoded = self._client._call(self._client._solve, request, timeout)
+        decoded = self._client._call("solve", request, timeout)
         return self._keep(decoded, time.perf_counter() - start)
 
     def close(self) -> None:
@@ -128,7 +128,7 @@ class StreamSequence(Sequence):
                                     same_matrix=same, **self._fixed)
             self._last_a = a
             if first:
-                self._responses = self._client._solve_stream(self._requests(),
+                self._responses = self._client._pick().calls["solve_sequence"](self._requests(),
                                                              timeout=self._timeout)
             start = time.perf_counter()
             self._outbox.put(request)

@@ -13,6 +13,7 @@ arrays are copied once, by the final join, straight from NumPy's memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +21,13 @@ import numpy as np
 from google.protobuf.message import Message
 
 from solverd.tensors import wire_dtype
-from solverd.v1 import tensor_pb2
+from solverd.v1 import chunks_pb2, tensor_pb2
 
 _LEN = 2  # wire type of length-delimited fields
 # Arrays smaller than this go through protobuf as usual: the chain costs a few bytes.
 INLINE_BYTES = 64 * 1024
+# Chunked requests (chunks.proto): bytes per TensorChunk.
+CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def method_path(module: object, service: str, method: str) -> str:
@@ -54,7 +57,8 @@ class WireMessage:
     """A protobuf message plus array payloads appended at serialization."""
 
     message: Message
-    payloads: list[tuple[tuple[int, ...], np.ndarray]] = field(default_factory=list)
+    # (dotted path of the Tensor, field numbers from the root to its data, array)
+    payloads: list[tuple[str, tuple[int, ...], np.ndarray]] = field(default_factory=list)
 
     def set_tensor(self, path: str, array: np.ndarray) -> None:
         """Sets the Tensor at dotted `path` (e.g. "a.csr.data") to `array`."""
@@ -74,11 +78,33 @@ class WireMessage:
         else:
             target.ClearField("data")
             numbers.append(tensor_pb2.Tensor.DESCRIPTOR.fields_by_name["data"].number)
-            self.payloads.append((tuple(numbers), array))
+            self.payloads.append((path, tuple(numbers), array))
+
+    @property
+    def nbytes(self) -> int:
+        """The serialized size, give or take the few bytes of the payloads' heads."""
+        return self.message.ByteSize() + sum(a.nbytes for _, _, a in self.payloads)
+
+    def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """The request as serialized RequestChunk messages (chunks.proto): the header,
+        then each payload in pieces of `chunk_bytes`, each copied once into its message."""
+        header = chunks_pb2.RequestChunk()
+        header.header.request = self.message.SerializeToString()
+        for path, _, array in self.payloads:
+            header.header.tensors.add(field=path, size=array.nbytes)
+        yield header.SerializeToString()
+        for index, (_, _, array) in enumerate(self.payloads):
+            payload = memoryview(array.reshape(-1)).cast("B")
+            for start in range(0, payload.nbytes, chunk_bytes):
+                piece = payload[start:start + chunk_bytes]
+                inner = (varint(_CHUNK_TENSOR << 3) + varint(index)
+                         + _tag(_CHUNK_DATA) + varint(piece.nbytes))
+                yield b"".join((_tag(_REQUEST_DATA), varint(len(inner) + piece.nbytes),
+                                inner, piece))
 
     def serialize(self) -> bytes:
         parts: list[bytes | memoryview] = [self.message.SerializeToString()]
-        for numbers, array in self.payloads:
+        for _, numbers, array in self.payloads:
             payload = memoryview(array.reshape(-1)).cast("B")
             size = payload.nbytes
             heads = []
@@ -96,6 +122,12 @@ class WireMessage:
 # which would otherwise copy each array twice: into its arena, and out to a bytes object.
 _TENSOR = tensor_pb2.Tensor.DESCRIPTOR
 _TENSOR_DATA = _TENSOR.fields_by_name["data"].number
+_CHUNK = chunks_pb2.TensorChunk.DESCRIPTOR
+_CHUNK_TENSOR = _CHUNK.fields_by_name["tensor"].number
+_CHUNK_DATA = _CHUNK.fields_by_name["data"].number
+_REQUEST_DATA = chunks_pb2.RequestChunk.DESCRIPTOR.fields_by_name["data"].number
+# The bytes fields read as views: a Tensor's data, and a chunk of one.
+_PAYLOAD_FIELDS = {(_TENSOR, _TENSOR_DATA), (_CHUNK, _CHUNK_DATA)}
 _MAX_DEPTH = 32
 
 
@@ -168,7 +200,7 @@ def _split(buf: memoryview, start: int, end: int, descriptor: Any, prefix: str,
                 inner_bytes = b"".join(inner)
                 out.append(_tag(number) + varint(len(inner_bytes)) + inner_bytes)
                 continue
-            if descriptor is _TENSOR and number == _TENSOR_DATA:
+            if (descriptor, number) in _PAYLOAD_FIELDS:
                 key_path = prefix[:-1]
                 if length >= min_bytes:
                     payloads[key_path] = buf[body:pos]

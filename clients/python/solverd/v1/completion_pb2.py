@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from solverd.v1 import chunks_pb2 as solverd_dot_v1_dot_chunks__pb2
 from solverd.v1 import linear_pb2 as solverd_dot_v1_dot_linear__pb2
 from solverd.v1 import tensor_pb2 as solverd_dot_v1_dot_tensor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsolverd/v1/completion.proto\x12\nsolverd.v1\x1a\x17solverd/v1/linear.proto\x1a\x17solverd/v1/tensor.proto\"\xbc\x05\n\x0f\x43ompleteRequest\x12\r\n\x05shape\x18\x01 \x03(\x03\x12 \n\x04rows\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12 \n\x04\x63ols\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\"\n\x06values\x18\x04 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x0c\n\x04rank\x18\x05 \x01(\r\x12,\n\x06method\x18\x06 \x01(\x0e\x32\x1c.solverd.v1.CompletionMethod\x12\x0b\n\x03reg\x18\x07 \x01(\x01\x12)\n\nrow_solver\x18\x08 \x01(\x0e\x32\x15.solverd.v1.RowSolver\x12%\n\x06\x63\x65nter\x18\t \x01(\x0e\x32\x15.solverd.v1.Centering\x12\x15\n\x08\x62ias_reg\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\x0b \x01(\x04\x12\x0b\n\x03tol\x18\x0c \x01(\x01\x12\x0c\n\x04\x61tol\x18\r \x01(\x01\x12\x16\n\x0emax_iterations\x18\x0e \x01(\r\x12\x18\n\x10holdout_fraction\x18\x0f \x01(\x01\x12%\n\ttest_rows\x18\x10 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12%\n\ttest_cols\x18\x11 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\'\n\x0btest_values\x18\x12 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12(\n\x0cpredict_rows\x18\x13 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12(\n\x0cpredict_cols\x18\x14 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x13\n\x0bsketch_size\x18\x15 \x01(\r\x12\x14\n\x0csketch_steps\x18\x16 \x01(\r\x12\"\n\x06\x64\x65vice\x18\x17 \x01(\x0e\x32\x12.solverd.v1.DeviceB\x0b\n\t_bias_reg\"\x98\x04\n\x10\x43ompleteResponse\x12\x1d\n\x01u\x18\x01 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01v\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12+\n\x0fsingular_values\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x13\n\x0bglobal_mean\x18\x04 \x01(\x01\x12$\n\x08row_bias\x18\x05 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12$\n\x08\x63ol_bias\x18\x06 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x12\n\ntrain_rmse\x18\x07 \x03(\x01\x12\x14\n\x0choldout_rmse\x18\x08 \x03(\x01\x12\x15\n\rround_seconds\x18\t \x03(\x01\x12\x12\n\niterations\x18\n \x01(\r\x12\x11\n\tconverged\x18\x0b \x01(\x08\x12\x13\n\x0bstop_reason\x18\x0c \x01(\t\x12,\n\x06method\x18\r \x01(\x0e\x32\x1c.solverd.v1.CompletionMethod\x12\x12\n\nrow_solver\x18\x0e \x01(\t\x12\x14\n\x0cinit_seconds\x18\x0f \x01(\x01\x12\x15\n\rholdout_count\x18\x10 \x01(\x04\x12\'\n\x0bpredictions\x18\x11 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12#\n\x04info\x18\x12 \x01(\x0b\x32\x15.solverd.v1.SolveInfo*V\n\x10\x43ompletionMethod\x12\x1c\n\x18\x43OMPLETION_METHOD_ALTMIN\x10\x00\x12$\n COMPLETION_METHOD_SOFTIMPUTE_ALS\x10\x01*M\n\tRowSolver\x12\x13\n\x0fROW_SOLVER_AUTO\x10\x00\x12\x14\n\x10ROW_SOLVER_EXACT\x10\x01\x12\x15\n\x11ROW_SOLVER_SKETCH\x10\x02*K\n\tCentering\x12\x12\n\x0e\x43\x45NTERING_NONE\x10\x00\x12\x14\n\x10\x43\x45NTERING_GLOBAL\x10\x01\x12\x14\n\x10\x43\x45NTERING_BIASES\x10\x02\x32Y\n\x10MatrixCompletion\x12\x45\n\x08\x43omplete\x12\x1b.solverd.v1.CompleteRequest\x1a\x1c.solverd.v1.CompleteResponseB\'\n\rio.solverd.v1P\x01Z\x14solverd/v1;solverdv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsolverd/v1/completion.proto\x12\nsolverd.v1\x1a\x17solverd/v1/chunks.proto\x1a\x17solverd/v1/linear.proto\x1a\x17solverd/v1/tensor.proto\"\xbc\x05\n\x0f\x43ompleteRequest\x12\r\n\x05shape\x18\x01 \x03(\x03\x12 \n\x04rows\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12 \n\x04\x63ols\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\"\n\x06values\x18\x04 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x0c\n\x04rank\x18\x05 \x01(\r\x12,\n\x06method\x18\x06 \x01(\x0e\x32\x1c.solverd.v1.CompletionMethod\x12\x0b\n\x03reg\x18\x07 \x01(\x01\x12)\n\nrow_solver\x18\x08 \x01(\x0e\x32\x15.solverd.v1.RowSolver\x12%\n\x06\x63\x65nter\x18\t \x01(\x0e\x32\x15.solverd.v1.Centering\x12\x15\n\x08\x62ias_reg\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\x0b \x01(\x04\x12\x0b\n\x03tol\x18\x0c \x01(\x01\x12\x0c\n\x04\x61tol\x18\r \x01(\x01\x12\x16\n\x0emax_iterations\x18\x0e \x01(\r\x12\x18\n\x10holdout_fraction\x18\x0f \x01(\x01\x12%\n\ttest_rows\x18\x10 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12%\n\ttest_cols\x18\x11 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\'\n\x0btest_values\x18\x12 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12(\n\x0cpredict_rows\x18\x13 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12(\n\x0cpredict_cols\x18\x14 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x13\n\x0bsketch_size\x18\x15 \x01(\r\x12\x14\n\x0csketch_steps\x18\x16 \x01(\r\x12\"\n\x06\x64\x65vice\x18\x17 \x01(\x0e\x32\x12.solverd.v1.DeviceB\x0b\n\t_bias_reg\"\x98\x04\n\x10\x43ompleteResponse\x12\x1d\n\x01u\x18\x01 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01v\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12+\n\x0fsingular_values\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x13\n\x0bglobal_mean\x18\x04 \x01(\x01\x12$\n\x08row_bias\x18\x05 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12$\n\x08\x63ol_bias\x18\x06 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x12\n\ntrain_rmse\x18\x07 \x03(\x01\x12\x14\n\x0choldout_rmse\x18\x08 \x03(\x01\x12\x15\n\rround_seconds\x18\t \x03(\x01\x12\x12\n\niterations\x18\n \x01(\r\x12\x11\n\tconverged\x18\x0b \x01(\x08\x12\x13\n\x0bstop_reason\x18\x0c \x01(\t\x12,\n\x06method\x18\r \x01(\x0e\x32\x1c.solverd.v1.CompletionMethod\x12\x12\n\nrow_solver\x18\x0e \x01(\t\x12\x14\n\x0cinit_seconds\x18\x0f \x01(\x01\x12\x15\n\rholdout_count\x18\x10 \x01(\x04\x12\'\n\x0bpredictions\x18\x11 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12#\n\x04info\x18\x12 \x01(\x0b\x32\x15.solverd.v1.SolveInfo*V\n\x10\x43ompletionMethod\x12\x1c\n\x18\x43OMPLETION_METHOD_ALTMIN\x10\x00\x12$\n COMPLETION_METHOD_SOFTIMPUTE_ALS\x10\x01*M\n\tRowSolver\x12\x13\n\x0fROW_SOLVER_AUTO\x10\x00\x12\x14\n\x10ROW_SOLVER_EXACT\x10\x01\x12\x15\n\x11ROW_SOLVER_SKETCH\x10\x02*K\n\tCentering\x12\x12\n\x0e\x43\x45NTERING_NONE\x10\x00\x12\x14\n\x10\x43\x45NTERING_GLOBAL\x10\x01\x12\x14\n\x10\x43\x45NTERING_BIASES\x10\x02\x32\xa6\x01\n\x10MatrixCompletion\x12\x45\n\x08\x43omplete\x12\x1b.solverd.v1.CompleteRequest\x1a\x1c.solverd.v1.CompleteResponse\x12K\n\x0f\x43ompleteChunked\x12\x18.solverd.v1.RequestChunk\x1a\x1c.solverd.v1.CompleteResponse(\x01\x42\'\n\rio.solverd.v1P\x01Z\x14solverd/v1;solverdv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,16 +35,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'solverd.v1.completion_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rio.solverd.v1P\001Z\024solverd/v1;solverdv1'
-  _globals['_COMPLETIONMETHOD']._serialized_start=1335
-  _globals['_COMPLETIONMETHOD']._serialized_end=1421
-  _globals['_ROWSOLVER']._serialized_start=1423
-  _globals['_ROWSOLVER']._serialized_end=1500
-  _globals['_CENTERING']._serialized_start=1502
-  _globals['_CENTERING']._serialized_end=1577
-  _globals['_COMPLETEREQUEST']._serialized_start=94
-  _globals['_COMPLETEREQUEST']._serialized_end=794
-  _globals['_COMPLETERESPONSE']._serialized_start=797
-  _globals['_COMPLETERESPONSE']._serialized_end=1333
-  _globals['_MATRIXCOMPLETION']._serialized_start=1579
-  _globals['_MATRIXCOMPLETION']._serialized_end=1668
+  _globals['_COMPLETIONMETHOD']._serialized_start=1360
+  _globals['_COMPLETIONMETHOD']._serialized_end=1446
+  _globals['_ROWSOLVER']._serialized_start=1448
+  _globals['_ROWSOLVER']._serialized_end=1525
+  _globals['_CENTERING']._serialized_start=1527
+  _globals['_CENTERING']._serialized_end=1602
+  _globals['_COMPLETEREQUEST']._serialized_start=119
+  _globals['_COMPLETEREQUEST']._serialized_end=819
+  _globals['_COMPLETERESPONSE']._serialized_start=822
+  _globals['_COMPLETERESPONSE']._serialized_end=1358
+  _globals['_MATRIXCOMPLETION']._serialized_start=1605
+  _globals['_MATRIXCOMPLETION']._serialized_end=1771
 # @@protoc_insertion_point(module_scope)

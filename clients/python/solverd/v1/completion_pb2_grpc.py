@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from solverd.v1 import chunks_pb2 as solverd_dot_v1_dot_chunks__pb2
 from solverd.v1 import completion_pb2 as solverd_dot_v1_dot_completion__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -41,6 +42,11 @@ class MatrixCompletionStub:
                 request_serializer=solverd_dot_v1_dot_completion__pb2.CompleteRequest.SerializeToString,
                 response_deserializer=solverd_dot_v1_dot_completion__pb2.CompleteResponse.FromString,
                 _registered_method=True)
+        self.CompleteChunked = channel.stream_unary(
+                '/solverd.v1.MatrixCompletion/CompleteChunked',
+                request_serializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
+                response_deserializer=solverd_dot_v1_dot_completion__pb2.CompleteResponse.FromString,
+                _registered_method=True)
 
 
 class MatrixCompletionServicer:
@@ -54,12 +60,24 @@ class MatrixCompletionServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompleteChunked(self, request_iterator, context):
+        """Complete for a request too large for one message (see chunks.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MatrixCompletionServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Complete': grpc.unary_unary_rpc_method_handler(
                     servicer.Complete,
                     request_deserializer=solverd_dot_v1_dot_completion__pb2.CompleteRequest.FromString,
+                    response_serializer=solverd_dot_v1_dot_completion__pb2.CompleteResponse.SerializeToString,
+            ),
+            'CompleteChunked': grpc.stream_unary_rpc_method_handler(
+                    servicer.CompleteChunked,
+                    request_deserializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.FromString,
                     response_serializer=solverd_dot_v1_dot_completion__pb2.CompleteResponse.SerializeToString,
             ),
     }
@@ -91,6 +109,33 @@ class MatrixCompletion:
             target,
             '/solverd.v1.MatrixCompletion/Complete',
             solverd_dot_v1_dot_completion__pb2.CompleteRequest.SerializeToString,
+            solverd_dot_v1_dot_completion__pb2.CompleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteChunked(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/solverd.v1.MatrixCompletion/CompleteChunked',
+            solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
             solverd_dot_v1_dot_completion__pb2.CompleteResponse.FromString,
             options,
             channel_credentials,

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from solverd.v1 import chunks_pb2 as solverd_dot_v1_dot_chunks__pb2
 from solverd.v1 import linear_pb2 as solverd_dot_v1_dot_linear__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -41,6 +42,11 @@ class LinearSolverStub:
                 request_serializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
                 response_deserializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
                 _registered_method=True)
+        self.SolveChunked = channel.stream_unary(
+                '/solverd.v1.LinearSolver/SolveChunked',
+                request_serializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
+                response_deserializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
+                _registered_method=True)
         self.SolveSequence = channel.stream_stream(
                 '/solverd.v1.LinearSolver/SolveSequence',
                 request_serializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
@@ -49,6 +55,11 @@ class LinearSolverStub:
         self.SolveBatch = channel.unary_stream(
                 '/solverd.v1.LinearSolver/SolveBatch',
                 request_serializer=solverd_dot_v1_dot_linear__pb2.SolveBatchRequest.SerializeToString,
+                response_deserializer=solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.FromString,
+                _registered_method=True)
+        self.SolveBatchChunked = channel.stream_stream(
+                '/solverd.v1.LinearSolver/SolveBatchChunked',
+                request_serializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
                 response_deserializer=solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.FromString,
                 _registered_method=True)
 
@@ -67,6 +78,13 @@ class LinearSolverServicer:
         RESOURCE_EXHAUSTED when the server's queue is full or memory runs out.
         An iterative method that does not reach the tolerance is not an error:
         the response says converged = false.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SolveChunked(self, request_iterator, context):
+        """Solve for a request too large for one message (see chunks.proto).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,12 +116,24 @@ class LinearSolverServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SolveBatchChunked(self, request_iterator, context):
+        """SolveBatch for a request too large for one message (see chunks.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinearSolverServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Solve': grpc.unary_unary_rpc_method_handler(
                     servicer.Solve,
                     request_deserializer=solverd_dot_v1_dot_linear__pb2.SolveRequest.FromString,
+                    response_serializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.SerializeToString,
+            ),
+            'SolveChunked': grpc.stream_unary_rpc_method_handler(
+                    servicer.SolveChunked,
+                    request_deserializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.FromString,
                     response_serializer=solverd_dot_v1_dot_linear__pb2.SolveResponse.SerializeToString,
             ),
             'SolveSequence': grpc.stream_stream_rpc_method_handler(
@@ -114,6 +144,11 @@ def add_LinearSolverServicer_to_server(servicer, server):
             'SolveBatch': grpc.unary_stream_rpc_method_handler(
                     servicer.SolveBatch,
                     request_deserializer=solverd_dot_v1_dot_linear__pb2.SolveBatchRequest.FromString,
+                    response_serializer=solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.SerializeToString,
+            ),
+            'SolveBatchChunked': grpc.stream_stream_rpc_method_handler(
+                    servicer.SolveBatchChunked,
+                    request_deserializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.FromString,
                     response_serializer=solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.SerializeToString,
             ),
     }
@@ -145,6 +180,33 @@ class LinearSolver:
             target,
             '/solverd.v1.LinearSolver/Solve',
             solverd_dot_v1_dot_linear__pb2.SolveRequest.SerializeToString,
+            solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SolveChunked(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/solverd.v1.LinearSolver/SolveChunked',
+            solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
             solverd_dot_v1_dot_linear__pb2.SolveResponse.FromString,
             options,
             channel_credentials,
@@ -199,6 +261,33 @@ class LinearSolver:
             target,
             '/solverd.v1.LinearSolver/SolveBatch',
             solverd_dot_v1_dot_linear__pb2.SolveBatchRequest.SerializeToString,
+            solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SolveBatchChunked(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/solverd.v1.LinearSolver/SolveBatchChunked',
+            solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
             solverd_dot_v1_dot_linear__pb2.SolveBatchResponse.FromString,
             options,
             channel_credentials,

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from solverd.v1 import chunks_pb2 as solverd_dot_v1_dot_chunks__pb2
 from solverd.v1 import linear_pb2 as solverd_dot_v1_dot_linear__pb2
 from solverd.v1 import tensor_pb2 as solverd_dot_v1_dot_tensor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsolverd/v1/regression.proto\x12\nsolverd.v1\x1a\x17solverd/v1/linear.proto\x1a\x17solverd/v1/tensor.proto\"\xe6\x02\n\x11RegressionProblem\x12\x1d\n\x01x\x18\x01 \x01(\x0b\x32\x12.solverd.v1.Matrix\x12\x1d\n\x01y\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1e\n\x04loss\x18\x03 \x01(\x0e\x32\x10.solverd.v1.Loss\x12\x15\n\x08l1_ratio\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x1a\n\rfit_intercept\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12+\n\x0f\x66\x65\x61ture_weights\x18\x06 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x0b\n\x03tol\x18\x07 \x01(\x01\x12\x16\n\x0emax_iterations\x18\x08 \x01(\r\x12+\n\x0b\x63oef_format\x18\t \x01(\x0e\x32\x16.solverd.v1.CoefFormat\x12\"\n\x06\x64\x65vice\x18\n \x01(\x0e\x32\x12.solverd.v1.DeviceB\x0b\n\t_l1_ratioB\x10\n\x0e_fit_intercept\"r\n\nFitRequest\x12.\n\x07problem\x18\x01 \x01(\x0b\x32\x1d.solverd.v1.RegressionProblem\x12\r\n\x05\x61lpha\x18\x02 \x01(\x01\x12%\n\tcoef_init\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\"o\n\x0e\x46itPathRequest\x12.\n\x07problem\x18\x01 \x01(\x0b\x32\x1d.solverd.v1.RegressionProblem\x12\x0e\n\x06\x61lphas\x18\x02 \x03(\x01\x12\x10\n\x08n_alphas\x18\x03 \x01(\r\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x01\"\xd1\x03\n\x0b\x46itResponse\x12\r\n\x05\x61lpha\x18\x01 \x01(\x01\x12 \n\x04\x63oef\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12+\n\x0fsupport_indices\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12*\n\x0esupport_values\x18\x04 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x11\n\tintercept\x18\x05 \x01(\x01\x12\x0e\n\x06primal\x18\x06 \x01(\x01\x12\x0c\n\x04\x64ual\x18\x07 \x01(\x01\x12\x0b\n\x03gap\x18\x08 \x01(\x01\x12\x14\n\x0crelative_gap\x18\t \x01(\x01\x12\x15\n\rkkt_violation\x18\n \x01(\x01\x12\x11\n\tconverged\x18\x0b \x01(\x08\x12\x12\n\niterations\x18\x0c \x01(\r\x12\x0e\n\x06\x65pochs\x18\r \x01(\x04\x12\x14\n\x0cnewton_steps\x18\x0e \x01(\x04\x12\x0e\n\x06passes\x18\x0f \x01(\r\x12\x19\n\x11working_set_sizes\x18\x10 \x03(\r\x12\x10\n\x08screened\x18\x11 \x01(\x04\x12\x0f\n\x07\x63lasses\x18\x12 \x03(\x01\x12\r\n\x05index\x18\x13 \x01(\r\x12#\n\x04info\x18\x14 \x01(\x0b\x32\x15.solverd.v1.SolveInfo*+\n\x04Loss\x12\x10\n\x0cLOSS_SQUARED\x10\x00\x12\x11\n\rLOSS_LOGISTIC\x10\x01*-\n\nCoefFormat\x12\x0e\n\nCOEF_DENSE\x10\x00\x12\x0f\n\x0b\x43OEF_SPARSE\x10\x01\x32\x8c\x01\n\x10SparseRegression\x12\x36\n\x03\x46it\x12\x16.solverd.v1.FitRequest\x1a\x17.solverd.v1.FitResponse\x12@\n\x07\x46itPath\x12\x1a.solverd.v1.FitPathRequest\x1a\x17.solverd.v1.FitResponse0\x01\x42\'\n\rio.solverd.v1P\x01Z\x14solverd/v1;solverdv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsolverd/v1/regression.proto\x12\nsolverd.v1\x1a\x17solverd/v1/chunks.proto\x1a\x17solverd/v1/linear.proto\x1a\x17solverd/v1/tensor.proto\"\xe6\x02\n\x11RegressionProblem\x12\x1d\n\x01x\x18\x01 \x01(\x0b\x32\x12.solverd.v1.Matrix\x12\x1d\n\x01y\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1e\n\x04loss\x18\x03 \x01(\x0e\x32\x10.solverd.v1.Loss\x12\x15\n\x08l1_ratio\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x1a\n\rfit_intercept\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12+\n\x0f\x66\x65\x61ture_weights\x18\x06 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x0b\n\x03tol\x18\x07 \x01(\x01\x12\x16\n\x0emax_iterations\x18\x08 \x01(\r\x12+\n\x0b\x63oef_format\x18\t \x01(\x0e\x32\x16.solverd.v1.CoefFormat\x12\"\n\x06\x64\x65vice\x18\n \x01(\x0e\x32\x12.solverd.v1.DeviceB\x0b\n\t_l1_ratioB\x10\n\x0e_fit_intercept\"r\n\nFitRequest\x12.\n\x07problem\x18\x01 \x01(\x0b\x32\x1d.solverd.v1.RegressionProblem\x12\r\n\x05\x61lpha\x18\x02 \x01(\x01\x12%\n\tcoef_init\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\"o\n\x0e\x46itPathRequest\x12.\n\x07problem\x18\x01 \x01(\x0b\x32\x1d.solverd.v1.RegressionProblem\x12\x0e\n\x06\x61lphas\x18\x02 \x03(\x01\x12\x10\n\x08n_alphas\x18\x03 \x01(\r\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x01\"\xd1\x03\n\x0b\x46itResponse\x12\r\n\x05\x61lpha\x18\x01 \x01(\x01\x12 \n\x04\x63oef\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12+\n\x0fsupport_indices\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12*\n\x0esupport_values\x18\x04 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x11\n\tintercept\x18\x05 \x01(\x01\x12\x0e\n\x06primal\x18\x06 \x01(\x01\x12\x0c\n\x04\x64ual\x18\x07 \x01(\x01\x12\x0b\n\x03gap\x18\x08 \x01(\x01\x12\x14\n\x0crelative_gap\x18\t \x01(\x01\x12\x15\n\rkkt_violation\x18\n \x01(\x01\x12\x11\n\tconverged\x18\x0b \x01(\x08\x12\x12\n\niterations\x18\x0c \x01(\r\x12\x0e\n\x06\x65pochs\x18\r \x01(\x04\x12\x14\n\x0cnewton_steps\x18\x0e \x01(\x04\x12\x0e\n\x06passes\x18\x0f \x01(\r\x12\x19\n\x11working_set_sizes\x18\x10 \x03(\r\x12\x10\n\x08screened\x18\x11 \x01(\x04\x12\x0f\n\x07\x63lasses\x18\x12 \x03(\x01\x12\r\n\x05index\x18\x13 \x01(\r\x12#\n\x04info\x18\x14 \x01(\x0b\x32\x15.solverd.v1.SolveInfo*+\n\x04Loss\x12\x10\n\x0cLOSS_SQUARED\x10\x00\x12\x11\n\rLOSS_LOGISTIC\x10\x01*-\n\nCoefFormat\x12\x0e\n\nCOEF_DENSE\x10\x00\x12\x0f\n\x0b\x43OEF_SPARSE\x10\x01\x32\x98\x02\n\x10SparseRegression\x12\x36\n\x03\x46it\x12\x16.solverd.v1.FitRequest\x1a\x17.solverd.v1.FitResponse\x12\x41\n\nFitChunked\x12\x18.solverd.v1.RequestChunk\x1a\x17.solverd.v1.FitResponse(\x01\x12@\n\x07\x46itPath\x12\x1a.solverd.v1.FitPathRequest\x1a\x17.solverd.v1.FitResponse0\x01\x12G\n\x0e\x46itPathChunked\x12\x18.solverd.v1.RequestChunk\x1a\x17.solverd.v1.FitResponse(\x01\x30\x01\x42\'\n\rio.solverd.v1P\x01Z\x14solverd/v1;solverdv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,18 +35,18 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'solverd.v1.regression_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rio.solverd.v1P\001Z\024solverd/v1;solverdv1'
-  _globals['_LOSS']._serialized_start=1151
-  _globals['_LOSS']._serialized_end=1194
-  _globals['_COEFFORMAT']._serialized_start=1196
-  _globals['_COEFFORMAT']._serialized_end=1241
-  _globals['_REGRESSIONPROBLEM']._serialized_start=94
-  _globals['_REGRESSIONPROBLEM']._serialized_end=452
-  _globals['_FITREQUEST']._serialized_start=454
-  _globals['_FITREQUEST']._serialized_end=568
-  _globals['_FITPATHREQUEST']._serialized_start=570
-  _globals['_FITPATHREQUEST']._serialized_end=681
-  _globals['_FITRESPONSE']._serialized_start=684
-  _globals['_FITRESPONSE']._serialized_end=1149
-  _globals['_SPARSEREGRESSION']._serialized_start=1244
-  _globals['_SPARSEREGRESSION']._serialized_end=1384
+  _globals['_LOSS']._serialized_start=1176
+  _globals['_LOSS']._serialized_end=1219
+  _globals['_COEFFORMAT']._serialized_start=1221
+  _globals['_COEFFORMAT']._serialized_end=1266
+  _globals['_REGRESSIONPROBLEM']._serialized_start=119
+  _globals['_REGRESSIONPROBLEM']._serialized_end=477
+  _globals['_FITREQUEST']._serialized_start=479
+  _globals['_FITREQUEST']._serialized_end=593
+  _globals['_FITPATHREQUEST']._serialized_start=595
+  _globals['_FITPATHREQUEST']._serialized_end=706
+  _globals['_FITRESPONSE']._serialized_start=709
+  _globals['_FITRESPONSE']._serialized_end=1174
+  _globals['_SPARSEREGRESSION']._serialized_start=1269
+  _globals['_SPARSEREGRESSION']._serialized_end=1549
 # @@protoc_insertion_point(module_scope)

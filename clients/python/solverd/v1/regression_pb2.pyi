@@ -1,3 +1,4 @@
+from solverd.v1 import chunks_pb2 as _chunks_pb2
 from solverd.v1 import linear_pb2 as _linear_pb2
 from solverd.v1 import tensor_pb2 as _tensor_pb2
 from google.protobuf.internal import containers as _containers

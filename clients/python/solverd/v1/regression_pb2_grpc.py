@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from solverd.v1 import chunks_pb2 as solverd_dot_v1_dot_chunks__pb2
 from solverd.v1 import regression_pb2 as solverd_dot_v1_dot_regression__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -44,9 +45,19 @@ class SparseRegressionStub:
                 request_serializer=solverd_dot_v1_dot_regression__pb2.FitRequest.SerializeToString,
                 response_deserializer=solverd_dot_v1_dot_regression__pb2.FitResponse.FromString,
                 _registered_method=True)
+        self.FitChunked = channel.stream_unary(
+                '/solverd.v1.SparseRegression/FitChunked',
+                request_serializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
+                response_deserializer=solverd_dot_v1_dot_regression__pb2.FitResponse.FromString,
+                _registered_method=True)
         self.FitPath = channel.unary_stream(
                 '/solverd.v1.SparseRegression/FitPath',
                 request_serializer=solverd_dot_v1_dot_regression__pb2.FitPathRequest.SerializeToString,
+                response_deserializer=solverd_dot_v1_dot_regression__pb2.FitResponse.FromString,
+                _registered_method=True)
+        self.FitPathChunked = channel.stream_stream(
+                '/solverd.v1.SparseRegression/FitPathChunked',
+                request_serializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
                 response_deserializer=solverd_dot_v1_dot_regression__pb2.FitResponse.FromString,
                 _registered_method=True)
 
@@ -65,9 +76,23 @@ class SparseRegressionServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FitChunked(self, request_iterator, context):
+        """Fit for a request too large for one message (see chunks.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FitPath(self, request, context):
         """One FitResponse per alpha, largest first, each sent as soon as it is solved
         (warm-started from the previous one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FitPathChunked(self, request_iterator, context):
+        """FitPath for a request too large for one message (see chunks.proto).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -81,9 +106,19 @@ def add_SparseRegressionServicer_to_server(servicer, server):
                     request_deserializer=solverd_dot_v1_dot_regression__pb2.FitRequest.FromString,
                     response_serializer=solverd_dot_v1_dot_regression__pb2.FitResponse.SerializeToString,
             ),
+            'FitChunked': grpc.stream_unary_rpc_method_handler(
+                    servicer.FitChunked,
+                    request_deserializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.FromString,
+                    response_serializer=solverd_dot_v1_dot_regression__pb2.FitResponse.SerializeToString,
+            ),
             'FitPath': grpc.unary_stream_rpc_method_handler(
                     servicer.FitPath,
                     request_deserializer=solverd_dot_v1_dot_regression__pb2.FitPathRequest.FromString,
+                    response_serializer=solverd_dot_v1_dot_regression__pb2.FitResponse.SerializeToString,
+            ),
+            'FitPathChunked': grpc.stream_stream_rpc_method_handler(
+                    servicer.FitPathChunked,
+                    request_deserializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.FromString,
                     response_serializer=solverd_dot_v1_dot_regression__pb2.FitResponse.SerializeToString,
             ),
     }
@@ -130,6 +165,33 @@ class SparseRegression:
             _registered_method=True)
 
     @staticmethod
+    def FitChunked(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/solverd.v1.SparseRegression/FitChunked',
+            solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
+            solverd_dot_v1_dot_regression__pb2.FitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def FitPath(request,
             target,
             options=(),
@@ -145,6 +207,33 @@ class SparseRegression:
             target,
             '/solverd.v1.SparseRegression/FitPath',
             solverd_dot_v1_dot_regression__pb2.FitPathRequest.SerializeToString,
+            solverd_dot_v1_dot_regression__pb2.FitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FitPathChunked(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/solverd.v1.SparseRegression/FitPathChunked',
+            solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
             solverd_dot_v1_dot_regression__pb2.FitResponse.FromString,
             options,
             channel_credentials,

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from solverd.v1 import chunks_pb2 as solverd_dot_v1_dot_chunks__pb2
 from solverd.v1 import transport_pb2 as solverd_dot_v1_dot_transport__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -41,6 +42,11 @@ class TransportStub:
                 request_serializer=solverd_dot_v1_dot_transport__pb2.TransportRequest.SerializeToString,
                 response_deserializer=solverd_dot_v1_dot_transport__pb2.TransportResponse.FromString,
                 _registered_method=True)
+        self.SolveChunked = channel.stream_unary(
+                '/solverd.v1.Transport/SolveChunked',
+                request_serializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
+                response_deserializer=solverd_dot_v1_dot_transport__pb2.TransportResponse.FromString,
+                _registered_method=True)
 
 
 class TransportServicer:
@@ -55,12 +61,24 @@ class TransportServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SolveChunked(self, request_iterator, context):
+        """Solve for a request too large for one message (see chunks.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TransportServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Solve': grpc.unary_unary_rpc_method_handler(
                     servicer.Solve,
                     request_deserializer=solverd_dot_v1_dot_transport__pb2.TransportRequest.FromString,
+                    response_serializer=solverd_dot_v1_dot_transport__pb2.TransportResponse.SerializeToString,
+            ),
+            'SolveChunked': grpc.stream_unary_rpc_method_handler(
+                    servicer.SolveChunked,
+                    request_deserializer=solverd_dot_v1_dot_chunks__pb2.RequestChunk.FromString,
                     response_serializer=solverd_dot_v1_dot_transport__pb2.TransportResponse.SerializeToString,
             ),
     }
@@ -92,6 +110,33 @@ class Transport:
             target,
             '/solverd.v1.Transport/Solve',
             solverd_dot_v1_dot_transport__pb2.TransportRequest.SerializeToString,
+            solverd_dot_v1_dot_transport__pb2.TransportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SolveChunked(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/solverd.v1.Transport/SolveChunked',
+            solverd_dot_v1_dot_chunks__pb2.RequestChunk.SerializeToString,
             solverd_dot_v1_dot_transport__pb2.TransportResponse.FromString,
             options,
             channel_credentials,

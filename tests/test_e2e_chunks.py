@@ -1,0 +1,154 @@
+"""Chunked requests (chunks.proto): same answers as unary, no message limit, hostile
+streams refused by field."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from grpc_status import rpc_status
+
+from solverd import Client, ResourceExhausted
+from solverd.requests import solve_request
+from solverd.v1 import chunks_pb2
+from solverd.wire import WireMessage
+
+from conftest import start_server
+from problems import poisson_2d, wide_band
+
+
+def _violations(err) -> list[str]:
+    from google.rpc import error_details_pb2
+
+    status = rpc_status.from_call(err)
+    assert status is not None, err
+    bad = error_details_pb2.BadRequest()
+    status.details[0].Unpack(bad)
+    return [v.field for v in bad.field_violations]
+
+
+def test_every_chunked_rpc_answers_like_its_unary_twin(server) -> None:
+    rng = np.random.default_rng(1)
+    a = poisson_2d(60)
+    b = rng.standard_normal(a.shape[0])
+    X = rng.standard_normal((200, 800))
+    y = X[:, :4] @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.01 * rng.standard_normal(200)
+    M = rng.random((150, 120))
+    obs = sp.random(300, 200, density=0.3, random_state=2, format="coo")
+    with Client(server.address, chunk_threshold=1 << 40) as unary, \
+            Client(server.address, chunk_threshold=0) as chunked:
+        answers = []
+        for client in (unary, chunked):
+            answers.append([
+                client.solve(a, b, method="cg", rtol=1e-10).x,
+                np.stack([r.x for r in client.solve_batch(a, np.stack([b, 2 * b]),
+                                                          rtol=1e-10)]),
+                client.transport(None, None, M, reg=0.05).plan,
+                client.complete(obs, rank=3, seed=0).U,
+                client.lasso(X, y, 0.05).coef,
+                np.stack([r.coef for r in client.lasso_path(X, y, n_alphas=4)]),
+            ])
+    for u, c in zip(*answers, strict=True):
+        assert u.shape == c.shape and np.array_equal(u, c)
+
+
+def test_a_request_beyond_the_message_limit_goes_in_chunks() -> None:
+    running = start_server("--backend", "cpu", "--max-message-bytes", str(1 << 20))
+    try:
+        a = poisson_2d(150)  # 22,500 rows, ~1.7 MiB of CSR
+        b = np.ones(a.shape[0])
+        with Client(running.address, max_message_bytes=1 << 20) as client:
+            result = client.solve(a, b, method="cg", rtol=1e-8)
+            assert result.converged
+            assert np.linalg.norm(a @ result.x - b) <= 1e-7 * np.linalg.norm(b)
+        with Client(running.address, chunk_threshold=1 << 40) as unary, \
+                pytest.raises(ResourceExhausted):
+            unary.solve(a, b, method="cg", rtol=1e-8)
+    finally:
+        running.stop()
+
+
+def _raw_stream(address: str, chunks: list[bytes]):
+    import grpc
+
+    with grpc.insecure_channel(address) as channel:
+        call = channel.stream_unary("/solverd.v1.LinearSolver/SolveChunked",
+                                    request_serializer=lambda m: m,
+                                    response_deserializer=lambda m: m)
+        try:
+            call(iter(chunks), timeout=30)
+        except grpc.RpcError as err:
+            return err
+    raise AssertionError("the server accepted a bad stream")
+
+
+def _header(request: WireMessage, tensors: list[tuple[str, int]]) -> bytes:
+    msg = chunks_pb2.RequestChunk()
+    msg.header.request = request.message.SerializeToString()
+    for field, size in tensors:
+        msg.header.tensors.add(field=field, size=size)
+    return msg.SerializeToString()
+
+
+def _data(index: int, data: bytes) -> bytes:
+    return chunks_pb2.RequestChunk(data=chunks_pb2.TensorChunk(tensor=index, data=data)
+                                   ).SerializeToString()
+
+
+def test_hostile_chunk_streams_are_refused_by_field(server) -> None:
+    import grpc
+
+    a = poisson_2d(100)
+    request = solve_request(a, np.ones(a.shape[0]))
+    good = list(request.chunks(1 << 16))
+    fields = [(path, arr.nbytes) for path, _, arr in request.payloads]
+    assert len(fields) >= 2
+    cases = {
+        "no header": ([good[1]], "header"),
+        "two headers": ([good[0], good[0]], "header"),
+        "unknown field": ([_header(request, [("a.csr.nope", 8)])], "header.tensors[0].field"),
+        "not a tensor": ([_header(request, [("a", 8)])], "header.tensors[0].field"),
+        "declared twice": ([_header(request, [fields[0], fields[0]])],
+                           "header.tensors[1].field"),
+        "negative size": ([_header(request, [(fields[0][0], -1)])], "header.tensors[0].size"),
+        "huge size": ([_header(request, [(fields[0][0], 1 << 62)])], "header.tensors[0].size"),
+        "bad index": ([good[0], _data(99, b"x")], "data.tensor"),
+        "too many bytes": ([_header(request, [(fields[0][0], 4)]), _data(0, b"12345")],
+                           "data.data"),
+        "too few bytes": (good[:-1], "data"),
+        "garbage chunk": ([good[0], b"\xff\xff\xff"], "(chunk)"),
+        "size not the shape's": ([_header(request, [(fields[0][0], 8)]), _data(0, b"8" * 8),
+                                  *good[1:]], None),
+    }
+    for name, (chunks, field) in cases.items():
+        err = _raw_stream(server.address, chunks)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, err)
+        if field is not None:
+            assert field in _violations(err), (name, _violations(err))
+    # The server still serves.
+    with Client(server.address, chunk_threshold=0) as client:
+        assert client.solve(a, np.ones(a.shape[0]), method="cg").converged
+
+
+def _available_bytes() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@pytest.mark.skipif(_available_bytes() < 12 * 2**30, reason="needs 12 GiB of free memory")
+def test_a_problem_beyond_two_gib_round_trips() -> None:
+    """More than one protobuf message can hold (2^31 - 1 bytes): only chunks carry it."""
+    a = wide_band(1_000_000, 90)
+    b = np.random.default_rng(0).standard_normal(a.shape[0])
+    assert a.data.nbytes + a.indices.nbytes + a.indptr.nbytes > 2**31
+    running = start_server("--backend", "cpu", "--cpu-workers", "1")
+    try:
+        with Client(running.address) as client:
+            result = client.solve(a, b, method="cg", rtol=1e-10, timeout=300)
+        assert result.converged
+        assert np.linalg.norm(a @ result.x - b) <= 1e-9 * np.linalg.norm(b)
+    finally:
+        running.stop()
