@@ -24,6 +24,7 @@ from solverd.errors import (
     Unimplemented,
 )
 from solverd.results import BackendInfo, ServerInfo, SolveInfo, SolveResult
+from solverd.tls import tls_credentials
 from solverd.transport import TransportResult
 
 __version__ = "0.1.0"
@@ -50,5 +51,6 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "__version__",
+    "tls_credentials",
     "tune_allocator",
 ]
