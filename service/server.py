@@ -37,6 +37,10 @@ SERVICES = (
 )
 
 
+# The health name a liveness probe asks for: SERVING while the event loop answers.
+LIVENESS = "solverd.liveness"
+
+
 def build_pools(config: ServerConfig, cpu_workers: int) -> dict[str, WorkPool]:
     pools = {"cpu": WorkPool("cpu", cpu_workers, config.limits.max_queue)}
     gpu = gpu_status() if config.allow_gpu else None
@@ -95,11 +99,14 @@ class SolverdServer:
         if self.config.metrics_port >= 0:
             self.metrics_port = start_metrics_server(self.config.metrics_port, self.config.host)
         await self.server.start()
-        for name in ("", *SERVICES):
+        for name in ("", LIVENESS, *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self) -> None:
-        await self.health.enter_graceful_shutdown()
+        # Readiness ("" and each service) turns NOT_SERVING; LIVENESS stays SERVING
+        # while calls drain, so a liveness probe does not restart a draining pod.
+        for name in ("", *SERVICES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(self.config.grace_seconds)
         for pool in self.pools.values():
             pool.shutdown()
