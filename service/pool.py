@@ -18,6 +18,11 @@ class QueueFull(Exception):
     """Every worker is busy and the queue is at its limit."""
 
 
+class WorkerDied(Exception):
+    """A job ended by a BaseException (SystemExit, KeyboardInterrupt, ...) in its worker:
+    re-raised as such on the event loop it would stop the whole server."""
+
+
 class WorkPool:
     """A thread pool with at most `workers + max_queue` requests admitted at once.
 
@@ -57,7 +62,13 @@ class WorkPool:
 
         future = self._executor.submit(job)
         future.add_done_callback(self._release)
-        result, waited = await asyncio.wrap_future(future)
+        try:
+            result, waited = await asyncio.wrap_future(future)
+        except (Exception, asyncio.CancelledError):
+            raise
+        except BaseException as exc:
+            raise WorkerDied(f"the solver's worker thread died: {type(exc).__name__}: "
+                             f"{exc}") from None
         metrics.QUEUE_SECONDS.labels(self.name).observe(waited)
         return result, waited
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import grpc
+import numpy as np
 from google.protobuf.message import Message
 
 from service import metrics
@@ -17,7 +19,7 @@ from service.pool import QueueFull, WorkPool
 from service.registry import Undecodable
 from service.status import RpcFailure, invalid_argument, resource_exhausted, to_grpc_status
 from service.version import VERSION
-from solvers.backend import Backend, get_backend
+from solvers.backend import Backend, get_backend, release_device_memory
 from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
 
 log = logging.getLogger("solverd")
@@ -80,13 +82,34 @@ def solver_backend(device: str, allow_gpu: bool) -> Backend:
         raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
 
 
+# The answer arrays of the solver families' result dataclasses.
+_ANSWERS = ("x", "coef", "U", "V", "plan")
+
+
+def distrust_nonfinite(result: T) -> T:
+    """A result whose answer holds NaN or inf is not converged, whatever the solver
+    said (a NaN produced mid-solve can slip past a stopping test: NaN <= tol is
+    False, but so is every comparison a careless test negates)."""
+    if isinstance(result, list | tuple):
+        return type(result)(distrust_nonfinite(r) for r in result)  # type: ignore[return-value]
+    if not (dataclasses.is_dataclass(result) and getattr(result, "converged", False)):
+        return result
+    for name in _ANSWERS:
+        value = getattr(result, name, None)
+        if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+            return dataclasses.replace(result, converged=False,  # type: ignore[type-var]
+                                       stop_reason=f"non-finite values in {name}")
+    return result
+
+
 async def run_solver(pool: WorkPool, job: Callable[[], T], stop: StopSignal,
                      fields: dict[str, str]) -> tuple[T, float]:
     """Runs a solver job on `pool` (its result and queue seconds); a full queue, a stop
     and a solver's input error become statuses. `fields` maps solver argument names
     to the request's field names where they differ."""
     try:
-        return await pool.run(job)
+        result, queued = await pool.run(job)
+        return distrust_nonfinite(result), queued
     except QueueFull as exc:
         raise resource_exhausted(str(exc), retry_after=0.5) from None
     except Interrupted as exc:
@@ -123,8 +146,11 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
         code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
         raise
     except MemoryError as exc:  # CuPy's OutOfMemoryError is a MemoryError too
+        # This request alone fails; freeing the pool lets the next one have the memory.
+        release_device_memory()
         code = grpc.StatusCode.RESOURCE_EXHAUSTED
-        failure = RpcFailure(code, f"out of memory: {exc}")
+        failure = resource_exhausted(f"out of memory: {type(exc).__name__}: {exc}",
+                                     retry_after=1.0)
     except Exception as exc:
         log.exception("%s failed", rpc)
         code = grpc.StatusCode.INTERNAL

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -112,6 +113,17 @@ def gpu_backend() -> Backend:
     if backend is None:
         raise BackendUnavailable(f"GPU backend unavailable: {reason}")
     return backend
+
+
+def release_device_memory() -> None:
+    """Returns CuPy's cached blocks to the driver: after an out-of-memory error the
+    pool may hold the failed request's arrays, and the next request needs them."""
+    if "cupy" not in sys.modules or _probe_gpu()[0] is None:
+        return
+    import cupy
+
+    cupy.get_default_memory_pool().free_all_blocks()
+    cupy.get_default_pinned_memory_pool().free_all_blocks()
 
 
 def get_backend(device: str, allow_gpu: bool = True) -> Backend:

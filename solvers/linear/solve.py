@@ -12,7 +12,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -188,6 +188,24 @@ def solve(
         raise SolverInputError("restart", "restart must be >= 1")
 
     dtype = resolve_dtype(precision, a, b)
+    scale_a, scale_b = _exact_scales(a, b, dtype)
+    if scale_a != 1.0 or scale_b != 1.0:
+        # Values whose squares over- or underflow would make every norm inf or 0 and
+        # the stopping test meaningless: solve (A / sa) y = b / sb, x = y sb / sa,
+        # with powers of two so the scaling itself rounds nothing.
+        result = solve(a * (1.0 / scale_a), b * (1.0 / scale_b), method=method,
+                       preconditioner=preconditioner,
+                       x0=None if x0 is None else x0 * (scale_a / scale_b), rtol=rtol,
+                       atol=atol / scale_b, maxiter=maxiter, restart=restart, device=device,
+                       precision=precision, allow_gpu=allow_gpu, omega=omega,
+                       should_stop=should_stop, recycle=recycle, recycle_space=recycle_space,
+                       same_matrix=same_matrix)
+        with np.errstate(over="ignore"):
+            x = result.x * (scale_b / scale_a)
+        finite = bool(np.isfinite(x).all())
+        return replace(result, x=x, converged=result.converged and finite,
+                       stop_reason=result.stop_reason if finite else "overflow: x is not "
+                       "representable in this precision", seconds=time.perf_counter() - start)
     chosen = choose_method(a) if method == "auto" else method
     if chosen in SWEEP_METHODS:
         sor_module.check_omega(omega)
@@ -264,14 +282,16 @@ def solve(
         residuals = backend.to_host(backend.xp.linalg.norm(b_dev - a_dev @ x_dev, axis=0))
     rel = [float(r) / bn if bn > 0 else float(r) for r, bn in zip(residuals, b_norms, strict=True)]
     # Every method, direct included, is judged by the same rule on the true residual.
-    converged = [o.reason != "singular" and bool(residuals[j] <= targets[j])
+    x_host = backend.to_host(x_dev).reshape(b.shape)
+    finite_x = np.isfinite(x_host.reshape(n, -1)).all(axis=0)
+    converged = [o.reason != "singular" and bool(np.isfinite(residuals[j]))
+                 and bool(finite_x[j]) and bool(residuals[j] <= targets[j])
                  for j, o in enumerate(outcomes)]
     # A column that claimed convergence the true residual denies: an iterative method
     # stagnated; a factorisation lost the digits to ill-conditioning.
     denied = "ill-conditioned: residual above tolerance" if chosen == "direct" else "stagnation"
     failing = [o.reason if o.reason != "converged" else denied
                for o, ok in zip(outcomes, converged, strict=True) if not ok]
-    x_host = backend.to_host(x_dev).reshape(b.shape)
     backend.synchronize()
     return LinearSolveResult(
         x=x_host,
@@ -292,6 +312,22 @@ def solve(
         setup_seconds=setup_seconds,
         extra=extra,
     )
+
+
+def _exact_scales(a: Any, b: np.ndarray, dtype: np.dtype) -> tuple[float, float]:
+    """Powers of two that bring the largest |A| and |b| to about 1 when their squares,
+    summed over n entries, would over- or underflow `dtype`; (1, 1) otherwise."""
+    info = np.finfo(dtype)
+    high = math.sqrt(float(info.max) / (4 * max(b.shape[0], 1)))
+    low = math.sqrt(float(info.tiny)) * 2.0**20
+
+    def scale(values: np.ndarray) -> float:
+        top = float(np.max(np.abs(values))) if values.size else 0.0
+        if top == 0.0 or not math.isfinite(top) or low <= top <= high:
+            return 1.0
+        return 2.0 ** round(math.log2(top))
+
+    return scale(a.data if sp.issparse(a) else np.asarray(a)), scale(np.asarray(b))
 
 
 def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype,
