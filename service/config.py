@@ -22,6 +22,9 @@ class Limits:
     max_restart: int = 1000
     max_solve_seconds: float = 3600.0
     max_queue: int = 64
+    # Calls (streams included) the process handles at once; beyond it gRPC answers
+    # RESOURCE_EXHAUSTED at once. 0: no limit.
+    max_inflight: int = 256
     max_batch: int = 10_000
     max_transport_entries: int = 100_000_000
     max_upload_bytes: int = 8 * 1024 * MIB

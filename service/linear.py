@@ -31,6 +31,27 @@ from solvers.linear.carry import RecycleCarry
 from solvers.linear.ordering import order_by
 from solvers.linear.sequence import SequenceStep, SolverSequence
 
+# Solves estimated below this run on the event loop (see WorkPool.run).
+INLINE_SECONDS = 0.005
+
+
+def _tiny(problem: validation.SolveProblem, backend: Any) -> bool:
+    """Whether the worst case of this solve (every iteration it may take, at ~10 us of
+    Python per iteration plus its products) is a few milliseconds."""
+    if backend.is_gpu or problem.method in validation.TUNED_METHODS:
+        return False
+    a = problem.a
+    n = a.shape[0]
+    if n > 2000:
+        return False
+    nnz = a.nnz if hasattr(a, "nnz") else n * n
+    columns = problem.b.shape[1] if problem.b.ndim == 2 else 1
+    if problem.method in ("direct", "auto"):  # auto: direct for small systems
+        return n <= 100 and columns <= 8
+    iterations = problem.maxiter or 10 * n
+    return columns * iterations * (10e-6 + 3e-9 * nnz) <= INLINE_SECONDS
+
+
 # Solver argument names that differ from the request's field names.
 _FIELD_OF_ARGUMENT = {"maxiter": "max_iterations", "state": "tuner_state"}
 
@@ -209,7 +230,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 allow_gpu=self.config.allow_gpu, omega=omega,
                 should_stop=stop.poll, **_recycling_options(problem, same_matrix))
         outcome, queued = await run_solver(self.pools[backend.device], job, stop,
-                                           _FIELD_OF_ARGUMENT)
+                                           _FIELD_OF_ARGUMENT,
+                                           inline=sequence is None and _tiny(problem, backend))
         step = outcome if isinstance(outcome, SequenceStep) else None
         result = step.result if step is not None else outcome
         labels["method"] = problem.method if step is not None else result.method

@@ -47,8 +47,16 @@ class WorkPool:
             self._admitted -= 1
             metrics.QUEUE_DEPTH.labels(self.name).set(self._admitted)
 
-    async def run(self, fn: Callable[[], T]) -> tuple[T, float]:
-        """Runs fn on a worker; returns its result and the seconds it waited in the queue."""
+    async def run(self, fn: Callable[[], T], inline: bool = False) -> tuple[T, float]:
+        """Runs fn on a worker; returns its result and the seconds it waited in the queue.
+
+        `inline`: run it here, on the event loop, for work of a few milliseconds at most
+        (the caller's estimate): handing it to a thread costs more than the work, and a
+        worker holding the GIL can make the loop wait up to the 5 ms switch interval.
+        """
+        if inline:
+            metrics.QUEUE_SECONDS.labels(self.name).observe(0.0)
+            return fn(), 0.0
         with self._lock:
             if self._admitted >= self.capacity:
                 raise QueueFull(f"{self.name} queue full ({self.capacity} requests admitted)")

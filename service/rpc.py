@@ -103,12 +103,12 @@ def distrust_nonfinite(result: T) -> T:
 
 
 async def run_solver(pool: WorkPool, job: Callable[[], T], stop: StopSignal,
-                     fields: dict[str, str]) -> tuple[T, float]:
+                     fields: dict[str, str], inline: bool = False) -> tuple[T, float]:
     """Runs a solver job on `pool` (its result and queue seconds); a full queue, a stop
     and a solver's input error become statuses. `fields` maps solver argument names
-    to the request's field names where they differ."""
+    to the request's field names where they differ; `inline` see WorkPool.run."""
     try:
-        result, queued = await pool.run(job)
+        result, queued = await pool.run(job, inline)
         return distrust_nonfinite(result), queued
     except QueueFull as exc:
         raise resource_exhausted(str(exc), retry_after=0.5) from None
@@ -126,6 +126,7 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
     labels = {"method": "", "backend": ""}
     start = time.perf_counter()
     metrics.INFLIGHT.labels(rpc).inc()
+
     if count_request:
         metrics.PAYLOAD_BYTES.labels(rpc, "request").observe(request.ByteSize())
     code = grpc.StatusCode.OK

@@ -58,6 +58,7 @@ class SolverdServer:
     def __init__(self, config: ServerConfig, cpu_workers: int, blas_threads: int) -> None:
         self.config = config
         self.pools = build_pools(config, cpu_workers)
+
         limit = config.limits.max_message_bytes
         options: list[tuple[str, int]] = [
             ("grpc.max_receive_message_length", limit),
@@ -71,7 +72,10 @@ class SolverdServer:
                          int(config.limits.max_solve_seconds * 1000))]
         interceptors = [TokenInterceptor(config.auth_token)] if config.auth_token else []
         self.credentials = server_credentials(config)
-        self.server = grpc.aio.server(options=options, interceptors=interceptors)
+        # Beyond max_inflight calls gRPC itself answers RESOURCE_EXHAUSTED before any
+        # handler runs: the backlog, and so the latency of admitted calls, stays bounded.
+        self.server = grpc.aio.server(options=options, interceptors=interceptors,
+                                      maximum_concurrent_rpcs=config.limits.max_inflight or None)
         add_service(self.server, linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"],
                     LinearSolverServicer(config, self.pools))
         add_service(self.server, transport_pb2.DESCRIPTOR.services_by_name["Transport"],

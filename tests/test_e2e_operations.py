@@ -204,10 +204,15 @@ def test_full_queue_sheds_with_retry_info() -> None:
             thread.start()
             while running.metric("solverd_queue_depth", backend="cpu") < 1:
                 time.sleep(0.02)
-            small = poisson_2d(5)
+            # Not tiny (those run on the event loop, no worker needed): it needs a worker.
+            medium = poisson_2d(40)
             with pytest.raises(ResourceExhausted) as info:
-                client.solve(small, np.ones(25), timeout=10)
+                client.solve(medium, np.ones(1600), method="cg", timeout=10)
             assert info.value.retry_delay and info.value.retry_delay > 0
+            # A tiny solve needs no worker: answered at once though the only one is busy.
+            start = time.monotonic()
+            assert client.solve(poisson_2d(5), np.ones(25), method="cg", timeout=10).converged
+            assert time.monotonic() - start < 1.0
             thread.join()
     finally:
         running.stop()
