@@ -28,6 +28,7 @@ class Limits:
     max_batch: int = 10_000
     max_transport_entries: int = 100_000_000
     max_upload_bytes: int = 8 * 1024 * MIB
+    max_state_numbers: int = 100_000
 
 
 @dataclass(frozen=True)

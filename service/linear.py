@@ -197,7 +197,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         if problem.tuner == "chebcb" and problem.context_range is not None:
             options["context_range"] = problem.context_range
         try:
-            state = (tuner_state.from_proto(problem.tuner_state, self.state_key)
+            state = (tuner_state.from_proto(problem.tuner_state, self.state_key,
+                                            self.config.limits.max_state_numbers)
                      if problem.tuner_state is not None else None)
             return SolverSequence(problem.method, tuner=problem.tuner, cap=problem.cap,
                                   rtol=problem.rtol, atol=problem.atol, seed=problem.seed,

@@ -38,9 +38,19 @@ def to_proto(state: dict, out: linear_pb2.TunerState, key: bytes = b"") -> None:
         out.signature = _sign(out, key)
 
 
-def from_proto(msg: linear_pb2.TunerState, key: bytes = b"") -> dict:
+def size(msg: linear_pb2.TunerState) -> int:
+    """How many numbers the state holds, its fallback's included."""
+    own = sum(len(getattr(msg, name)) for name in _LISTS)
+    return own + (size(msg.fallback) if msg.HasField("fallback") else 0)
+
+
+def from_proto(msg: linear_pb2.TunerState, key: bytes = b"", max_numbers: int = 0) -> dict:
     """The state as the solvers read it; SolverInputError("state", ...) when the
-    signature is missing or wrong (only checked with a key)."""
+    signature is missing or wrong (only checked with a key), or when it holds more
+    than `max_numbers` numbers (0: no limit)."""
+    if max_numbers and size(msg) > max_numbers:
+        raise SolverInputError("state", f"{size(msg)} numbers exceed the limit of "
+                                        f"{max_numbers} (max_state_numbers)")
     if key and not hmac.compare_digest(msg.signature, _sign(msg, key)):
         raise SolverInputError("state", "signature does not match: the state was altered "
                                         "or signed with another key")

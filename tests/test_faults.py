@@ -157,3 +157,18 @@ def test_cancelled_client_frees_the_worker(live) -> None:
         threading.Event().wait(0.05)
     assert pool.admitted == 0
     _still_serves(live)
+
+
+def test_an_oversized_tuner_state_is_refused_by_field(live) -> None:
+    from solverd import InvalidArgument
+    from solverd.requests import solve_request
+    from solverd.v1 import linear_pb2
+
+    request = solve_request(A, B, method="sor", tuner="tsallis-inf")
+    state = linear_pb2.TunerState(version=2, kind="tsallis-inf")
+    state.grid.extend(np.linspace(1.0, 1.9, 200_001))
+    request.message.tuner_state.CopyFrom(state)
+    with Client(live.address) as client, pytest.raises(InvalidArgument) as info:
+        client._call("solve", request, 30)
+    assert [v.field for v in info.value.violations] == ["tuner_state"]
+    assert "max_state_numbers" in str(info.value)
