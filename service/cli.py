@@ -6,17 +6,54 @@ BLAS threads are pinned to the CPU quota here, before anything imports NumPy.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import dataclasses
+import functools
 import logging
+import os
+import signal
 import sys
 
 from service.config import build_parser, config_from_args
 from service.cpu import cpu_quota, default_blas_threads, pin_blas_threads
 
 
+def _fork_processes(count: int) -> tuple[int, list[int]]:
+    """Forks count - 1 children before gRPC or NumPy start any thread; returns this
+    process's index and, in the parent (index 0), the children's pids."""
+    children = []
+    for index in range(1, count):
+        pid = os.fork()
+        if pid == 0:
+            return index, []
+        children.append(pid)
+    atexit.register(lambda: [os.waitpid(pid, 0) for pid in children])
+    return 0, children
+
+
+def _signal_all(pids: list[int]) -> None:
+    """The parent passes its SIGTERM/SIGINT on: every process drains its own calls."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
     quota = cpu_quota()
+    children: list[int] = []
+    if config.processes > 1:
+        # Several processes on one port (SO_REUSEPORT, gRPC's default on Linux): the
+        # kernel spreads connections over them, and each has its own GIL and event
+        # loop. Each gets its share of the CPU quota and metrics port + index.
+        if config.port == 0:
+            raise SystemExit("--processes > 1 needs a fixed --port")
+        index, children = _fork_processes(config.processes)
+        quota = max(1, quota // config.processes)
+        if config.metrics_port > 0:
+            config = dataclasses.replace(config, metrics_port=config.metrics_port + index)
     workers = config.cpu_workers or quota
     blas_threads = config.blas_threads or default_blas_threads(quota, workers)
     pin_blas_threads(blas_threads)
@@ -27,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from service.server import serve  # imports NumPy: only after pinning
 
-    asyncio.run(serve(config, workers, blas_threads))
+    asyncio.run(serve(config, workers, blas_threads,
+                      on_stop=functools.partial(_signal_all, children)))
 
 
 if __name__ == "__main__":

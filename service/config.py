@@ -39,6 +39,9 @@ class ServerConfig:
     backend: str = "auto"  # auto | cpu | gpu
     cpu_workers: int = 0  # 0: the CPU quota
     gpu_workers: int = 1
+    # Server processes on the same port (Linux SO_REUSEPORT); on Kubernetes prefer
+    # one per pod and more replicas.
+    processes: int = 1
     blas_threads: int = 0  # 0: CPU quota / cpu_workers (at least 1)
     grace_seconds: float = 30.0
     # Freed memory glibc may keep for reuse (see solverd.allocator); 0: glibc defaults.

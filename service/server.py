@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -116,7 +117,8 @@ class SolverdServer:
             pool.shutdown()
 
 
-async def serve(config: ServerConfig, cpu_workers: int, blas_threads: int) -> None:
+async def serve(config: ServerConfig, cpu_workers: int, blas_threads: int,
+                on_stop: Callable[[], None] | None = None) -> None:
     server = SolverdServer(config, cpu_workers, blas_threads)
     await server.start()
     devices = ", ".join(f"{name} x{pool.workers}" for name, pool in server.pools.items())
@@ -129,5 +131,7 @@ async def serve(config: ServerConfig, cpu_workers: int, blas_threads: int) -> No
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
+    if on_stop is not None:
+        on_stop()
     log.info("draining: health NOT_SERVING, grace %.1f s", config.grace_seconds)
     await server.stop()

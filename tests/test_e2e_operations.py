@@ -216,3 +216,29 @@ def test_full_queue_sheds_with_retry_info() -> None:
             thread.join()
     finally:
         running.stop()
+
+
+def test_several_processes_share_one_port_and_stop_together() -> None:
+    import os
+    import subprocess
+
+    from conftest import free_port
+
+    port = free_port()
+    running = start_server("--backend", "cpu", "--processes", "2", "--port", str(port))
+    try:
+        # Each new connection lands on one of the processes (SO_REUSEPORT).
+        for _ in range(40):
+            with Client(f"127.0.0.1:{port}") as client:
+                assert client.solve(poisson_2d(5), np.ones(25), method="cg").converged
+        children = subprocess.run(["pgrep", "-P", str(running.process.pid)],
+                                  capture_output=True, text=True).stdout.split()
+        assert len(children) == 1
+        pids = {running.process.pid, int(children[0])}
+        running.process.terminate()
+        assert running.process.wait(timeout=30) == 0
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        running.stop()
