@@ -152,3 +152,26 @@ def test_a_problem_beyond_two_gib_round_trips() -> None:
         assert np.linalg.norm(a @ result.x - b) <= 1e-9 * np.linalg.norm(b)
     finally:
         running.stop()
+
+
+def test_async_client_chunks_and_shards(server) -> None:
+    import asyncio
+
+    from solverd import AsyncClient
+
+    a = poisson_2d(60)
+    rng = np.random.default_rng(4)
+    rhs = rng.standard_normal((4, a.shape[0]))
+
+    async def run() -> tuple:
+        async with AsyncClient([server.address, server.address], chunk_threshold=0) as client:
+            one = await client.solve(a, rhs[0], method="cg", rtol=1e-10)
+            batch = await client.solve_batch(a, rhs, method="cg", rtol=1e-10)
+            fit = await client.lasso(rng.standard_normal((100, 300)), rng.standard_normal(100),
+                                     0.1)
+        return one, batch, fit
+
+    one, batch, fit = asyncio.run(run())
+    assert one.converged and fit.converged and len(batch) == 4
+    for b, r in zip(rhs, batch, strict=True):
+        assert r.converged and np.linalg.norm(a @ r.x - b) <= 1e-9 * np.linalg.norm(b)

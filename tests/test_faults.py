@@ -25,14 +25,14 @@ B = np.ones(A.shape[0])
 
 
 class InProcessServer:
-    def __init__(self) -> None:
+    def __init__(self, backend: str = "cpu") -> None:
         from service.config import ServerConfig
         from service.server import SolverdServer
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        config = ServerConfig(host="127.0.0.1", port=0, metrics_port=-1, backend="cpu")
+        config = ServerConfig(host="127.0.0.1", port=0, metrics_port=-1, backend=backend)
 
         async def start() -> SolverdServer:
             server = SolverdServer(config, cpu_workers=2, blas_threads=1)
