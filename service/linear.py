@@ -236,9 +236,9 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         step = outcome if isinstance(outcome, SequenceStep) else None
         result = step.result if step is not None else outcome
         labels["method"] = problem.method if step is not None else result.method
-        metrics.COMPUTE_SECONDS.labels("Solve", labels["method"], backend.name).observe(
+        metrics.child(metrics.COMPUTE_SECONDS, "Solve", labels["method"], backend.name).observe(
             result.seconds)
-        metrics.ITERATIONS.labels(result.method, backend.name).observe(result.iterations)
+        metrics.child(metrics.ITERATIONS, result.method, backend.name).observe(result.iterations)
 
         encode_start = time.perf_counter()
         response = linear_pb2.SolveResponse(
@@ -258,8 +258,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             response.tuned_iterations = step.iterations
             response.capped = step.capped
             tuner_state.to_proto(sequence.state(), response.tuner_state, self.state_key)
-            metrics.OMEGA.labels(problem.tuner).observe(step.omega)
-            metrics.TUNED_ITERATIONS.labels(problem.tuner).observe(step.charged)
+            metrics.child(metrics.OMEGA, problem.tuner).observe(step.omega)
+            metrics.child(metrics.TUNED_ITERATIONS, problem.tuner).observe(step.charged)
         space = result.extra.get("recycle_space")
         if problem.method in validation.RECYCLING_METHODS:
             response.recycled = bool(result.extra.get("recycled"))

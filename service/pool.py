@@ -45,7 +45,7 @@ class WorkPool:
     def _release(self, _future: Future) -> None:
         with self._lock:
             self._admitted -= 1
-            metrics.QUEUE_DEPTH.labels(self.name).set(self._admitted)
+            metrics.child(metrics.QUEUE_DEPTH, self.name).set(self._admitted)
 
     async def run(self, fn: Callable[[], T], inline: bool = False) -> tuple[T, float]:
         """Runs fn on a worker; returns its result and the seconds it waited in the queue.
@@ -55,13 +55,13 @@ class WorkPool:
         worker holding the GIL can make the loop wait up to the 5 ms switch interval.
         """
         if inline:
-            metrics.QUEUE_SECONDS.labels(self.name).observe(0.0)
+            metrics.child(metrics.QUEUE_SECONDS, self.name).observe(0.0)
             return fn(), 0.0
         with self._lock:
             if self._admitted >= self.capacity:
                 raise QueueFull(f"{self.name} queue full ({self.capacity} requests admitted)")
             self._admitted += 1
-            metrics.QUEUE_DEPTH.labels(self.name).set(self._admitted)
+            metrics.child(metrics.QUEUE_DEPTH, self.name).set(self._admitted)
         submitted = time.perf_counter()
 
         def job() -> tuple[T, float]:
@@ -77,7 +77,7 @@ class WorkPool:
         except BaseException as exc:
             raise WorkerDied(f"the solver's worker thread died: {type(exc).__name__}: "
                              f"{exc}") from None
-        metrics.QUEUE_SECONDS.labels(self.name).observe(waited)
+        metrics.child(metrics.QUEUE_SECONDS, self.name).observe(waited)
         return result, waited
 
     def shutdown(self) -> None:

@@ -125,17 +125,17 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
     `count_request`: False for the later responses of one request (SolveBatch)."""
     labels = {"method": "", "backend": ""}
     start = time.perf_counter()
-    metrics.INFLIGHT.labels(rpc).inc()
+    metrics.child(metrics.INFLIGHT, rpc).inc()
 
     if count_request:
-        metrics.PAYLOAD_BYTES.labels(rpc, "request").observe(request.ByteSize())
+        metrics.child(metrics.PAYLOAD_BYTES, rpc, "request").observe(request.ByteSize())
     code = grpc.StatusCode.OK
     try:
         if isinstance(request, Undecodable):
             raise invalid_argument([("(request)", f"not a valid {request.type_name} message "
                                                   f"({request.size} bytes): {request.error}")])
         response = await body(labels)
-        metrics.PAYLOAD_BYTES.labels(rpc, "response").observe(response.ByteSize())
+        metrics.child(metrics.PAYLOAD_BYTES, rpc, "response").observe(response.ByteSize())
         return response
     except RpcFailure as exc:
         code, failure = exc.code, exc
@@ -157,9 +157,9 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
         code = grpc.StatusCode.INTERNAL
         failure = RpcFailure(code, f"internal error: {type(exc).__name__}: {exc}")
     finally:
-        metrics.INFLIGHT.labels(rpc).dec()
-        metrics.REQUESTS.labels(rpc, labels["method"], labels["backend"], code.name).inc()
-        metrics.REQUEST_SECONDS.labels(rpc).observe(time.perf_counter() - start)
+        metrics.child(metrics.INFLIGHT, rpc).dec()
+        metrics.child(metrics.REQUESTS, rpc, labels["method"], labels["backend"], code.name).inc()
+        metrics.child(metrics.REQUEST_SECONDS, rpc).observe(time.perf_counter() - start)
     status = to_grpc_status(failure)
     await context.abort(status.code, status.details, status.trailing_metadata)
     raise AssertionError("unreachable: abort raises")

@@ -219,6 +219,8 @@ def decode(data: bytes, message_class: type[Message],
 
     Raises WireError or protobuf's DecodeError on malformed input.
     """
+    if len(data) < min_bytes:  # no field can be a payload: protobuf alone is faster
+        return DecodedMessage(message_class.FromString(data), {}, len(data))
     buf = memoryview(data)
     payloads: dict[str, memoryview] = {}
     parts: list[bytes | memoryview] = []
