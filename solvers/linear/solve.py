@@ -193,19 +193,15 @@ def solve(
         # Values whose squares over- or underflow would make every norm inf or 0 and
         # the stopping test meaningless: solve (A / sa) y = b / sb, x = y sb / sa,
         # with powers of two so the scaling itself rounds nothing.
-        result = solve(a * (1.0 / scale_a), b * (1.0 / scale_b), method=method,
-                       preconditioner=preconditioner,
+        a_s, b_s = a * (1.0 / scale_a), b * (1.0 / scale_b)
+        result = solve(a_s, b_s, method=method, preconditioner=preconditioner,
                        x0=None if x0 is None else x0 * (scale_a / scale_b), rtol=rtol,
                        atol=atol / scale_b, maxiter=maxiter, restart=restart, device=device,
                        precision=precision, allow_gpu=allow_gpu, omega=omega,
                        should_stop=should_stop, recycle=recycle, recycle_space=recycle_space,
                        same_matrix=same_matrix)
-        with np.errstate(over="ignore"):
-            x = result.x * (scale_b / scale_a)
-        finite = bool(np.isfinite(x).all())
-        return replace(result, x=x, converged=result.converged and finite,
-                       stop_reason=result.stop_reason if finite else "overflow: x is not "
-                       "representable in this precision", seconds=time.perf_counter() - start)
+        return _unscaled(result, a_s, b_s, np.float64(scale_b), np.float64(scale_a), rtol,
+                         atol / scale_b, start)
     chosen = choose_method(a) if method == "auto" else method
     if chosen in SWEEP_METHODS:
         sor_module.check_omega(omega)
@@ -312,6 +308,30 @@ def solve(
         setup_seconds=setup_seconds,
         extra=extra,
     )
+
+
+def _unscaled(result: LinearSolveResult, a_s: Any, b_s: np.ndarray, scale_b: np.float64,
+              scale_a: np.float64, rtol: float, atol: float,
+              start: float) -> LinearSolveResult:
+    """x = y sb / sa, and whether x still solves the scaled system: entries that
+    overflow, or underflow into subnormals, lose the accuracy y had. (NumPy scalars:
+    a ratio of extreme scales gives 0 or inf, not an exception.)"""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        x = result.x * (scale_b / scale_a)
+        back = x * (scale_a / scale_b)
+    reason = result.stop_reason
+    converged = result.converged
+    if not np.isfinite(x).all():
+        converged, reason = False, "overflow: x is not representable in this precision"
+    elif converged and not np.array_equal(back, result.x):
+        b2, y2 = b_s.reshape(b_s.shape[0], -1), back.reshape(b_s.shape[0], -1)
+        residuals = np.linalg.norm(b2 - a_s @ y2, axis=0)
+        targets = np.maximum(rtol * np.linalg.norm(b2, axis=0), atol)
+        if not (residuals <= targets).all():
+            converged = False
+            reason = "underflow: x is too small to hold the requested accuracy"
+    return replace(result, x=x, converged=converged, stop_reason=reason,
+                   seconds=time.perf_counter() - start)
 
 
 def _exact_scales(a: Any, b: np.ndarray, dtype: np.dtype) -> tuple[float, float]:

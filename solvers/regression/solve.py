@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -103,6 +103,83 @@ def _prepare(X: Any, y: Any, loss: str, l1_ratio: float, fit_intercept: bool,
     return _Data(problem, offset, classes, v)
 
 
+def _power_of_two(values: Any, n: int) -> float:
+    """A power of two near max |values| when squares of such values, summed over n
+    terms, would over- or underflow float64; else 1."""
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    high = math.sqrt(np.finfo(np.float64).max / (4 * max(n, 1)))
+    low = math.sqrt(np.finfo(np.float64).tiny) * 2.0**20
+    if top == 0.0 or not math.isfinite(top) or low <= top <= high:
+        return 1.0
+    return 2.0 ** round(math.log2(top))
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """X = sx X^, y = sy y^ (powers of two, exact) for data whose objective, Gram or
+    certificate would over- or underflow: with w = (sy / sx) w^ and b = sy b^, the
+    objective divided by sy^2 is an elastic net on (X^, y^) with
+    alpha^ l1^ = alpha l1 / (sx sy) and alpha^ (1 - l1^) = alpha (1 - l1) / sx^2.
+    The relative gap is unchanged; primal, dual and gap scale by sy^2."""
+
+    sx: float = 1.0
+    sy: float = 1.0
+
+    @staticmethod
+    def of(X: Any, y: Any, loss: str) -> _Scale:
+        values = X.data if hasattr(X, "tocsc") else np.asarray(X)
+        n = X.shape[0] if hasattr(X, "shape") and len(X.shape) == 2 else 1
+        sx = _power_of_two(values, n)
+        y_arr = np.asarray(y, dtype=np.float64)
+        sy = 1.0 if loss == "logistic" or not np.isfinite(y_arr).all() else \
+            _power_of_two(y_arr, n)
+        return _Scale(sx, sy)
+
+    @property
+    def active(self) -> bool:
+        return self.sx != 1.0 or self.sy != 1.0
+
+    def x(self, X: Any) -> Any:
+        return X * (1.0 / self.sx) if self.sx != 1.0 else X
+
+    def y(self, y: Any) -> Any:
+        return np.asarray(y, dtype=np.float64) * (1.0 / self.sy) if self.sy != 1.0 else y
+
+    def to_inner(self, w: np.ndarray) -> np.ndarray:
+        return w * (self.sx / self.sy) if self.active else w
+
+    def penalty(self, alpha: float, l1_ratio: float, weights: np.ndarray) -> Penalty:
+        if not self.active:
+            return Penalty(alpha, l1_ratio, weights)
+        # Divided one factor at a time: sx * sx alone may underflow.
+        l1 = alpha * l1_ratio / self.sx / self.sy
+        l2 = alpha * (1.0 - l1_ratio) / self.sx / self.sx if l1_ratio < 1 else 0.0
+        if not (math.isfinite(l1 + l2) and l1 + l2 > 0):
+            raise SolverInputError("alpha", f"{alpha} is out of range for data of this scale")
+        return Penalty(l1 + l2, l1 / (l1 + l2), weights)
+
+    def outer(self, r: RegressionResult, alpha: float, l1_ratio: float) -> RegressionResult:
+        if not self.active:
+            return r
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            # NumPy scalars: a ratio of extreme scales gives 0 or inf, not an exception.
+            factor = np.float64(self.sy) / np.float64(self.sx)
+            coef = r.coef * factor
+            exact = np.array_equal(coef * (np.float64(self.sx) / np.float64(self.sy)), r.coef)
+            squared = self.sy * self.sy
+            out = replace(r, coef=coef, intercept=r.intercept * self.sy, alpha=alpha,
+                          l1_ratio=l1_ratio, primal=r.primal * squared,
+                          dual=r.dual * squared, gap=r.gap * squared,
+                          kkt_violation=r.kkt_violation * self.sx * self.sy)
+        if not (np.isfinite(coef).all() and math.isfinite(out.intercept)):
+            return replace(out, converged=False,
+                           stop_reason="overflow: the coefficients exceed float64")
+        if not exact:
+            return replace(out, converged=False,
+                           stop_reason="underflow: the coefficients lose accuracy in float64")
+        return out
+
+
 def _check(alpha: float, tol: float, max_iter: int) -> None:
     if not (math.isfinite(alpha) and alpha > 0):
         raise SolverInputError("alpha", f"must be finite and > 0, got {alpha}")
@@ -147,19 +224,21 @@ def fit(X: Any, y: Any, alpha: float, *, loss: str = "squared", l1_ratio: float 
     converged=False."""
     start = time.perf_counter()
     _check(alpha, tol, max_iter)
-    data = _prepare(X, y, loss, l1_ratio, fit_intercept, weights, backend)
+    scale = _Scale.of(X, y, loss)
+    data = _prepare(scale.x(X), scale.y(y), loss, l1_ratio, fit_intercept, weights, backend)
     w0 = None
     if coef_init is not None:
         w0 = np.asarray(coef_init, dtype=np.float64).ravel()
         if w0.size != data.problem.design.p or not np.isfinite(w0).all():
             raise SolverInputError("coef_init", f"must be {data.problem.design.p} finite values")
+        w0 = scale.to_inner(w0)
     state = initial_state(data.problem, w0)
-    pen = Penalty(float(alpha), float(l1_ratio), data.weights)
+    pen = scale.penalty(float(alpha), float(l1_ratio), data.weights)
     state, cert, trace, converged = solve_alpha(data.problem, pen, state, tol, max_iter,
                                                 should_stop)
     trace.passes += 1  # the initial pass
-    return _result(data, pen, state, cert, trace, converged, backend,
-                   time.perf_counter() - start)
+    return scale.outer(_result(data, pen, state, cert, trace, converged, backend,
+                               time.perf_counter() - start), float(alpha), float(l1_ratio))
 
 
 def alpha_grid(alpha_max: float, n_alphas: int, eps: float) -> np.ndarray:
@@ -175,14 +254,16 @@ def path(X: Any, y: Any, *, loss: str = "squared", l1_ratio: float = 1.0,
     to eps alpha_max), each warm-started from the previous one with its last pass reused,
     yielded as each is done. Each result's `seconds` is its own alpha's time."""
     start = time.perf_counter()
-    data = _prepare(X, y, loss, l1_ratio, fit_intercept, weights, backend)
+    scale = _Scale.of(X, y, loss)
+    data = _prepare(scale.x(X), scale.y(y), loss, l1_ratio, fit_intercept, weights, backend)
     state = initial_state(data.problem, None)
     if alphas is None:
         if n_alphas < 1:
             raise SolverInputError("n_alphas", f"must be >= 1, got {n_alphas}")
         if not (math.isfinite(eps) and 0 < eps <= 1):
             raise SolverInputError("eps", f"must be in (0, 1], got {eps}")
-        grid = alpha_grid(_alpha_max(data, l1_ratio, state), n_alphas, eps)
+        grid = alpha_grid(_alpha_max(data, l1_ratio, state) * scale.sx * scale.sy, n_alphas,
+                          eps)
     else:
         grid = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
         if grid.size == 0:
@@ -191,18 +272,20 @@ def path(X: Any, y: Any, *, loss: str = "squared", l1_ratio: float = 1.0,
         _check(float(a), tol, max_iter)
     first = True
     for a in grid:
-        pen = Penalty(float(a), float(l1_ratio), data.weights)
+        pen = scale.penalty(float(a), float(l1_ratio), data.weights)
         state, cert, trace, converged = solve_alpha(data.problem, pen, state, tol, max_iter,
                                                     should_stop)
         if first:
             trace.passes += 1
             first = False
         now = time.perf_counter()
-        yield _result(data, pen, state, cert, trace, converged, backend, now - start)
+        yield scale.outer(_result(data, pen, state, cert, trace, converged, backend,
+                                  now - start), float(a), float(l1_ratio))
         start = now
 
 
 def alpha_max(X: Any, y: Any, *, loss: str = "squared", l1_ratio: float = 1.0,
               fit_intercept: bool = True, weights: Any = None) -> float:
-    data = _prepare(X, y, loss, l1_ratio, fit_intercept, weights, CPU)
-    return _alpha_max(data, l1_ratio, initial_state(data.problem, None))
+    scale = _Scale.of(X, y, loss)
+    data = _prepare(scale.x(X), scale.y(y), loss, l1_ratio, fit_intercept, weights, CPU)
+    return _alpha_max(data, l1_ratio, initial_state(data.problem, None)) * scale.sx * scale.sy

@@ -41,7 +41,15 @@ def exact_transport(a: np.ndarray, b: np.ndarray, M: np.ndarray, potentials: boo
                     max_rounds: int = 50) -> ExactSolution:
     if is_uniform_square(a, b):
         return _assignment(a, b, M, potentials)
-    return _column_generation(a, b, M, max_rounds)
+    # HiGHS's tolerances are absolute: costs near the ends of the float64 range make
+    # it fail. The plan is invariant under M -> M / s; s a power of two rounds nothing.
+    top = float(np.abs(M).max()) if M.size else 0.0
+    scale = 2.0 ** round(np.log2(top)) if top > 0 and np.isfinite(top) else 1.0
+    solution = _column_generation(a, b, M * (1.0 / scale) if scale != 1.0 else M, max_rounds)
+    if scale != 1.0 and solution.f is not None and solution.g is not None:
+        with np.errstate(over="ignore", under="ignore"):
+            solution.f, solution.g = solution.f * scale, solution.g * scale
+    return solution
 
 
 def _assignment(a: np.ndarray, b: np.ndarray, M: np.ndarray, potentials: bool) -> ExactSolution:
@@ -88,6 +96,18 @@ def _north_west(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(rows), np.asarray(cols)
 
 
+def _north_west_values(a: np.ndarray, b: np.ndarray, rows: np.ndarray,
+                       cols: np.ndarray) -> np.ndarray:
+    """The amounts of the north-west-corner plan on its own support."""
+    left_a, left_b = a.astype(np.float64).copy(), b.astype(np.float64).copy()
+    out = np.empty(rows.size)
+    for k, (i, j) in enumerate(zip(rows, cols, strict=True)):
+        out[k] = min(left_a[i], left_b[j])
+        left_a[i] -= out[k]
+        left_b[j] -= out[k]
+    return out
+
+
 def _column_generation(a: np.ndarray, b: np.ndarray, M: np.ndarray,
                        max_rounds: int) -> ExactSolution:
     n, m = M.shape
@@ -113,8 +133,12 @@ def _column_generation(a: np.ndarray, b: np.ndarray, M: np.ndarray,
                       method="highs-ds",
                       options={"dual_feasibility_tolerance": 1e-10,
                                "primal_feasibility_tolerance": 1e-10})
-        if res.status != 0:
-            raise RuntimeError(f"HiGHS: {res.message}")
+        if res.status != 0:  # not converged, with the last plan (or a feasible one)
+            if x is None:
+                r0, c0 = pieces[0]
+                x, rows, cols = _north_west_values(a, b, r0, c0), r0, c0
+            plan = sp.csr_matrix((x, (rows, cols)), shape=M.shape)
+            return ExactSolution(plan, f, g, rounds, False, "lp")
         x = res.x
         f, g = res.eqlin.marginals[:n], res.eqlin.marginals[n:]
         reduced = M - f[:, None] - g[None, :]

@@ -1,0 +1,152 @@
+"""Property-based tests of the answers: well-formed problems with hostile values
+(entries near the float64 range's ends, float32 overflow, extreme tolerances,
+regularisations and iteration caps). Every call must end in a deliberate status,
+and an answer that says converged=True must really satisfy its own criterion,
+checked here independently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solverd import Client, DeadlineExceeded, InvalidArgument
+
+from conftest import RunningServer, start_server
+
+SCALES = st.sampled_from([1e-300, 1e-200, 1e-20, 1.0, 1e20, 1e200, 1e300])
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck))
+CASES: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def target() -> RunningServer:
+    running = start_server("--backend", "cpu", "--max-solve-seconds", "5")
+    yield running
+    running.stop()
+
+
+def _matrix(seed: int, n: int, spd: bool) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    off = sp.random(n, n, density=min(1.0, 3 / n), random_state=rng, format="csr")
+    off = off + off.T if spd else off
+    diag = np.asarray(abs(off).sum(axis=1)).ravel() + rng.uniform(0.5, 2.0, n)
+    return sp.csr_matrix(off - sp.diags(np.zeros(n)) + sp.diags(diag))
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 30), spd=st.booleans(),
+       sa=SCALES, sb=SCALES,
+       method=st.sampled_from(["auto", "cg", "minres", "gmres", "bicgstab", "direct", "sor",
+                               "ssor_cg"]),
+       precision=st.sampled_from(["auto", "float64", "float32"]),
+       rtol=st.sampled_from([0.0, 1e-14, 1e-8, 0.5]),
+       max_iterations=st.sampled_from([None, 1, 3, 10_000]))
+@SETTINGS
+def _linear(target, seed, n, spd, sa, sb, method, precision, rtol, max_iterations) -> None:
+    a = _matrix(seed, n, spd or method in ("cg", "minres", "ssor_cg")) * sa
+    b = np.random.default_rng(seed + 1).uniform(-1, 1, n) * sb
+    with Client(target.address, timeout=30) as client:
+        try:
+            r = client.solve(a, b, method=method, precision=precision, rtol=rtol,
+                             atol=0.0, max_iterations=max_iterations)
+        except (InvalidArgument, DeadlineExceeded):
+            return
+    CASES["linear"] = CASES.get("linear", 0) + 1
+    if not r.converged:
+        return
+    CASES["linear converged"] = CASES.get("linear converged", 0) + 1
+    assert np.isfinite(r.x).all()
+    # The residual in extended precision (x86 long double reaches 1e4932), where
+    # nothing the scales produce overflows or underflows.
+    ld = np.longdouble
+    x = r.x.astype(ld)
+    res = np.sqrt(np.sum((b.astype(ld) - (a.astype(ld) @ x)) ** 2))
+    tol = max(rtol, 1e-5 if np.dtype(r.info.precision) == np.float32 else 1e-12)
+    assert res <= ld(tol) * np.sqrt(np.sum(b.astype(ld) ** 2)) * 1.5, (res, r.info.precision)
+
+
+def test_linear_answers(target) -> None:
+    _linear(target)
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 25), m=st.integers(1, 25),
+       scale=SCALES, reg=st.sampled_from([1e-300, 1e-4, 1e-2, 1.0, 1e300]),
+       method=st.sampled_from(["auto", "sinkhorn", "sinkhorn_eps", "sns", "exact"]),
+       max_iterations=st.sampled_from([None, 1, 100_000]))
+@SETTINGS
+def _transport(target, seed, n, m, scale, reg, method, max_iterations) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.1, 1.0, n)
+    b = rng.uniform(0.1, 1.0, m)
+    a, b = a / a.sum(), b / b.sum()
+    M = rng.uniform(0, 1, (n, m)) * scale
+    with Client(target.address, timeout=30) as client:
+        try:
+            r = client.transport(a, b, M, reg=reg, method=method, tol=1e-6,
+                                 max_iterations=max_iterations)
+        except (InvalidArgument, DeadlineExceeded):
+            return
+    CASES["transport"] = CASES.get("transport", 0) + 1
+    if not r.converged:
+        return
+    CASES["transport converged"] = CASES.get("transport converged", 0) + 1
+    plan = r.plan.toarray() if sp.issparse(r.plan) else r.plan
+    assert np.isfinite(plan).all() and (plan >= 0).all()
+    err = np.abs(plan.sum(1) - a).sum() + np.abs(plan.sum(0) - b).sum()
+    assert err <= 1e-5 + r.dropped_mass, (err, r.method)
+    assert np.isfinite(r.cost)
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 40), p=st.integers(1, 60),
+       sx=SCALES, sy=SCALES, frac=st.sampled_from([1e-6, 0.05, 0.5, 1.0, 10.0]),
+       l1_ratio=st.sampled_from([1.0, 0.5, 0.01]), intercept=st.booleans())
+@SETTINGS
+def _lasso(target, seed, n, p, sx, sy, frac, l1_ratio, intercept) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) * sx
+    y = (X[:, : min(p, 3)].sum(axis=1) / sx + rng.standard_normal(n)) * sy
+    yc = y - y.mean() if intercept else y
+    Xc = X - X.mean(axis=0) if intercept else X
+    with np.errstate(over="ignore", invalid="ignore"):
+        alpha_max = float(np.max(np.abs(Xc.T @ yc)) / (n * l1_ratio)) if p else 1.0
+    if not np.isfinite(alpha_max) or alpha_max <= 0:
+        alpha_max = 1.0
+    with Client(target.address, timeout=30) as client:
+        try:
+            r = client.elastic_net(X, y, alpha_max * frac, l1_ratio=l1_ratio,
+                                   fit_intercept=intercept, tol=1e-6)
+        except (InvalidArgument, DeadlineExceeded):
+            return
+    CASES["lasso"] = CASES.get("lasso", 0) + 1
+    if not r.converged:
+        return
+    CASES["lasso converged"] = CASES.get("lasso converged", 0) + 1
+    assert np.isfinite(r.coef).all() and np.isfinite(r.intercept)
+    assert r.relative_gap <= 1e-6 * 1.01
+    # The primal it reports is the primal of the coefficients it returns, computed here
+    # in extended precision (x86 long double), where these scales neither over- nor
+    # underflow; where the float64 value cannot hold it, inf or 0 is the honest report.
+    ld = np.longdouble
+    w = r.coef.astype(ld)
+    resid = y.astype(ld) - X.astype(ld) @ w - ld(r.intercept)
+    alpha = ld(alpha_max) * ld(frac)
+    primal = (resid @ resid) / (2 * n) + alpha * (
+        ld(l1_ratio) * np.abs(w).sum() + ld(1 - l1_ratio) / 2 * (w @ w))
+    top, bottom = ld(np.finfo(np.float64).max), ld(np.finfo(np.float64).tiny)
+    if bottom * 1e3 < primal < top / 1e3:
+        assert abs(ld(r.primal) - primal) <= ld(1e-6) * primal, (r.primal, primal)
+
+
+def test_lasso_answers(target) -> None:
+    _lasso(target)
+
+
+def test_transport_answers_and_report(target) -> None:
+    _transport(target)
+    print(f"\nanswer fuzz: {CASES} answered cases (InvalidArgument/deadline not counted)")
+    # Enough answers claimed convergence for the checks above to have bitten.
+    assert all(CASES.get(f"{fam} converged", 0) >= 15 for fam in ("linear", "transport",
+                                                                  "lasso")), CASES
