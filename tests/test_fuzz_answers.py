@@ -144,9 +144,47 @@ def test_lasso_answers(target) -> None:
     _lasso(target)
 
 
+@given(seed=st.integers(0, 10_000), m=st.integers(2, 30), n=st.integers(2, 30),
+       rank=st.integers(1, 4), scale=SCALES, method=st.sampled_from(["altmin", "softimpute_als"]),
+       center=st.sampled_from(["none", "global", "biases"]),
+       reg=st.sampled_from([0.0, 1e-3, 1.0]))
+@SETTINGS
+def _completion(target, seed, m, n, rank, scale, method, center, reg) -> None:
+    rng = np.random.default_rng(seed)
+    truth = rng.standard_normal((m, 2)) @ rng.standard_normal((2, n))
+    mask = rng.random((m, n)) < 0.6
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return
+    vals = truth[rows, cols] * scale
+    with Client(target.address, timeout=30) as client:
+        try:
+            r = client.complete(rows, cols, vals, (m, n), rank=rank, method=method,
+                                center=center, reg=reg * scale, seed=seed)
+        except (InvalidArgument, DeadlineExceeded):
+            return
+    CASES["completion"] = CASES.get("completion", 0) + 1
+    if not r.converged:
+        return
+    CASES["completion converged"] = CASES.get("completion converged", 0) + 1
+    assert np.isfinite(r.U).all() and np.isfinite(r.V).all()
+    # The RMSE it reports is that of the estimate it returns (long double: no underflow).
+    ld = np.longdouble
+    estimate = r.predict(rows, cols).astype(ld)
+    rmse = np.sqrt(np.mean((estimate - vals.astype(ld)) ** 2))
+    reported = ld(r.history.train_rmse[-1])
+    # Agreement to 1e-6, or to float64 roundoff of the values where the fit is exact.
+    values_rms = np.sqrt(np.mean(vals.astype(ld) ** 2))
+    assert abs(rmse - reported) <= ld(1e-6) * rmse + ld(1e-12) * values_rms, (rmse, reported)
+
+
+def test_completion_answers(target) -> None:
+    _completion(target)
+
+
 def test_transport_answers_and_report(target) -> None:
     _transport(target)
     print(f"\nanswer fuzz: {CASES} answered cases (InvalidArgument/deadline not counted)")
     # Enough answers claimed convergence for the checks above to have bitten.
     assert all(CASES.get(f"{fam} converged", 0) >= 15 for fam in ("linear", "transport",
-                                                                  "lasso")), CASES
+                                                                  "lasso", "completion")), CASES

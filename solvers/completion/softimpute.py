@@ -71,4 +71,12 @@ def softimpute_als(train: Entries, holdout: Entries | None, shape: tuple[int, in
     # Final step: M = X* V, its SVD, and the singular values soft-thresholded by reg.
     Um, sigma, Rt = xp.linalg.svd(S @ V + U * (d * d), full_matrices=False)
     shrunk = xp.maximum(sigma - reg, 0.0)
-    return Um * shrunk, V @ Rt.T, progress
+    U_out, V_out = Um * shrunk, V @ Rt.T
+    if progress.train_rmse:
+        # The last round's figures describe the estimate returned, not the one before
+        # the final step.
+        progress.train_rmse[-1] = residual(U_out, xp.ones(U_out.shape[1]), V_out)
+        if holdout is not None:
+            progress.holdout_rmse[-1] = factors.rmse(U_out, V_out, holdout.rows,
+                                                     holdout.cols, holdout.vals, xp)
+    return U_out, V_out, progress

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -83,6 +83,35 @@ def _check(shape: tuple[int, int], rank: int, method: str, row_solver: str, cent
         raise SolverInputError("sketch_steps", f"must be >= 1, got {sketch_steps}")
 
 
+def _value_scale(vals: Any) -> float:
+    """4^k near max |vals| when sums of their squares would over- or underflow; else 1."""
+    values = np.asarray(vals, dtype=np.float64)
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    high = math.sqrt(np.finfo(np.float64).max / (4 * max(values.size, 1)))
+    low = math.sqrt(np.finfo(np.float64).tiny) * 2.0**20
+    if top == 0.0 or not math.isfinite(top) or low <= top <= high:
+        return 1.0
+    return 4.0 ** round(math.log(top, 4))
+
+
+def _rescaled(r: CompletionResult, scale: float, start: float) -> CompletionResult:
+    root = math.sqrt(scale)
+    with np.errstate(over="ignore", under="ignore"):
+        out = replace(
+            r, U=r.U * root, V=r.V * root, singular_values=r.singular_values * scale,
+            global_mean=r.global_mean * scale,
+            row_bias=None if r.row_bias is None else r.row_bias * scale,
+            col_bias=None if r.col_bias is None else r.col_bias * scale,
+            train_rmse=[v * scale for v in r.train_rmse],
+            holdout_rmse=[v * scale for v in r.holdout_rmse],
+            predictions=None if r.predictions is None else r.predictions * scale,
+            seconds=time.perf_counter() - start)
+    if not (np.isfinite(out.U).all() and np.isfinite(out.V).all()):
+        out = replace(out, converged=False,
+                      stop_reason="overflow: the factors exceed float64")
+    return out
+
+
 def complete(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int = 10, *,
              method: str = "altmin", reg: float = 0.0, row_solver: str = "auto",
              center: str = "none", bias_reg: float = 5.0, tol: float = 1e-5,
@@ -112,6 +141,22 @@ def complete(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int 
     shape = (int(shape[0]), int(shape[1]))
     _check(shape, rank, method, row_solver, center, reg, tol, atol, maxiter, holdout,
            sketch_size, sketch_steps, clip)
+    scale = _value_scale(vals)
+    if scale != 1.0:
+        # Values whose squares over- or underflow: fit vals / s (s = 4^k, so sqrt(s) is
+        # exact too) with reg / s, which is the same problem divided by s^2, and scale
+        # the estimate back (U, V by sqrt(s); biases, RMSEs, predictions by s).
+        inner = 1.0 / scale
+        result = complete(rows, cols, np.asarray(vals, dtype=np.float64) * inner, shape, rank,
+                          method=method, reg=reg * inner, row_solver=row_solver,
+                          center=center, bias_reg=bias_reg, tol=tol, atol=atol,
+                          maxiter=maxiter, holdout=holdout,
+                          test=None if test is None else (test[0], test[1],
+                                                          np.asarray(test[2]) * inner),
+                          predict=predict, seed=seed, sketch_size=sketch_size,
+                          sketch_steps=sketch_steps, clip=clip, backend=backend,
+                          should_stop=should_stop)
+        return _rescaled(result, scale, start)
     obs = observations(rows, cols, vals, shape)
     held: Observations | None = None
     if test is not None:
