@@ -227,6 +227,12 @@ def test_several_processes_share_one_port_and_stop_together() -> None:
     port = free_port()
     running = start_server("--backend", "cpu", "--processes", "2", "--port", str(port))
     try:
+        # Each process prints its own ready line (the drain thread collects them): wait
+        # for the second one too, so a SIGTERM cannot arrive before both serve.
+        deadline = time.monotonic() + 60
+        while sum("serving on" in line for line in running.lines) < 2:
+            assert time.monotonic() < deadline, running.lines
+            time.sleep(0.05)
         # Each new connection lands on one of the processes (SO_REUSEPORT).
         for _ in range(40):
             with Client(f"127.0.0.1:{port}") as client:

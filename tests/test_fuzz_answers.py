@@ -188,3 +188,117 @@ def test_transport_answers_and_report(target) -> None:
     # Enough answers claimed convergence for the checks above to have bitten.
     assert all(CASES.get(f"{fam} converged", 0) >= 15 for fam in ("linear", "transport",
                                                                   "lasso", "completion")), CASES
+
+
+def _tensor(array: np.ndarray):
+    from solverd.tensors import to_tensor
+    from solverd.v1 import tensor_pb2
+
+    out = tensor_pb2.Tensor()
+    to_tensor(np.ascontiguousarray(array, dtype=np.float64), out)
+    return out
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 30), k=st.integers(1, 8),
+       method=st.sampled_from(["gcrodr", "recycled_cg"]), scale=SCALES,
+       forge=st.sampled_from(["random", "zeros", "repeated", "unrelated_c", "true_c"]))
+@SETTINGS
+def _forged_recycle(target, seed, n, k, method, scale, forge) -> None:
+    """A recycle space only accelerates: whatever a client sends back, the answer must
+    be right (or the request refused)."""
+    from solverd.v1 import linear_pb2
+
+    rng = np.random.default_rng(seed)
+    a = _matrix(seed, n, spd=True)
+    b = rng.standard_normal(n)
+    k = min(k, n)
+    u = rng.standard_normal((k, n)) * scale
+    if forge == "zeros":
+        u[:] = 0.0
+    elif forge == "repeated":
+        u[:] = u[0]
+    c = (a @ u.T).T if forge == "true_c" else rng.standard_normal((k, n)) * scale
+    space = linear_pb2.RecycleSpace(kind=method, u=_tensor(u), c=_tensor(c))
+    with Client(target.address, timeout=30) as client:
+        try:
+            r = client.solve(a, b, method=method, rtol=1e-10, recycle=k, recycle_space=space)
+        except (InvalidArgument, DeadlineExceeded):
+            return
+    CASES["recycle"] = CASES.get("recycle", 0) + 1
+    if r.converged:
+        CASES["recycle converged"] = CASES.get("recycle converged", 0) + 1
+        assert np.linalg.norm(a @ r.x - b) <= 1.5e-10 * np.linalg.norm(b), forge
+
+
+_GENUINE: dict[str, bytes] = {}
+
+
+def _genuine_state(address: str) -> bytes:
+    """A real Tsallis-INF state after a few tuned solves, to forge variants of."""
+    if "state" not in _GENUINE:
+        a = _matrix(1, 25, spd=True)
+        with Client(address) as client, client.sequence(method="sor",
+                                                        tuner="tsallis-inf") as seq:
+            for k in range(4):
+                seq.solve(a, np.full(25, 1.0 + k))
+            _GENUINE["state"] = seq.state
+    return _GENUINE["state"]
+
+
+@given(seed=st.integers(0, 10_000),
+       mutation=st.sampled_from(["none", "grid_scale", "grid_huge", "losses_huge",
+                                 "losses_nan", "plays_negative", "plays_huge", "step_huge",
+                                 "truncate", "extend", "kind", "version", "sum_negative"]),
+       method=st.sampled_from(["sor", "ssor_cg"]))
+@SETTINGS
+def _forged_tuner(target, seed, mutation, method) -> None:
+    """Forged Tsallis-INF states: refused, or used, with a correct answer either way."""
+    from solverd.v1 import linear_pb2
+
+    rng = np.random.default_rng(seed)
+    state = linear_pb2.TunerState.FromString(_genuine_state(target.address))
+    arms = len(state.grid)
+    if mutation == "grid_scale":
+        state.grid[rng.integers(arms)] *= float(rng.choice([-1.0, 0.0, 1.2, 5.0]))
+    elif mutation == "grid_huge":
+        state.grid[rng.integers(arms)] = 1e300
+    elif mutation == "losses_huge":
+        state.losses[rng.integers(arms)] = float(rng.choice([1e300, -1e300]))
+    elif mutation == "losses_nan":
+        state.losses[rng.integers(arms)] = float("nan")
+    elif mutation == "plays_negative":
+        state.plays[rng.integers(arms)] = -1.0
+    elif mutation == "plays_huge":
+        state.plays[rng.integers(arms)] = 1e18
+    elif mutation == "step_huge":
+        state.step = 2**63
+    elif mutation == "truncate":
+        del state.losses[-1]
+    elif mutation == "extend":
+        state.grid.append(1.5)
+    elif mutation == "kind":
+        state.kind = "chebcb"
+    elif mutation == "version":
+        state.version = 99
+    elif mutation == "sum_negative":
+        state.iterations_sum = -5.0
+    a = _matrix(seed, 25, spd=True)
+    b = rng.standard_normal(25)
+    with Client(target.address, timeout=30) as client:
+        try:
+            r = client.solve(a, b, method=method, tuner="tsallis-inf", tuner_state=state,
+                             rtol=1e-8)
+        except (InvalidArgument, DeadlineExceeded):
+            CASES["tuner refused"] = CASES.get("tuner refused", 0) + 1
+            return
+    CASES["tuner used"] = CASES.get("tuner used", 0) + 1
+    if r.converged:
+        assert np.linalg.norm(a @ r.x - b) <= 1.5e-8 * np.linalg.norm(b)
+
+
+def test_forged_states(target) -> None:
+    _forged_recycle(target)
+    _forged_tuner(target)
+    print(f"\nforged states: {CASES}")
+    assert CASES.get("recycle converged", 0) >= 15
+    assert CASES.get("tuner refused", 0) >= 5 and CASES.get("tuner used", 0) >= 5

@@ -90,6 +90,13 @@ def adopt(space: RecycleSpace, A: Any, xp: ModuleType,
     re-normalised (k products with A). Returns the space and the products spent."""
     if same_matrix:
         return space, 0
+    # A space from a client may hold any finite numbers: rows scaled to max |u| = 1
+    # keep C = A U and the Gram matrices below overflow; the span, all that is kept
+    # of U here (C is recomputed and re-normalised), is unchanged.
+    peak = xp.max(xp.abs(space.u), axis=1)
+    if not bool(xp.all(peak > 0)):
+        raise np.linalg.LinAlgError("recycle space has a zero vector")
+    space = RecycleSpace(space.u / peak[:, None], space.c, space.kind)
     c = (A @ space.u.T).T
     if space.kind == "gcrodr":
         # QR of C^T: C = R^T Q^T, so Q^T = R^-T C and U <- R^-T U keeps C = A U.
