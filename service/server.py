@@ -104,6 +104,9 @@ class SolverdServer:
         if self.config.metrics_port >= 0:
             self.metrics_port = start_metrics_server(self.config.metrics_port, self.config.host)
         await self.server.start()
+        if self.config.auth_token and self.credentials is None:
+            log.warning("--auth-token without --tls-cert: the token crosses the network in "
+                        "clear text; serve TLS, or keep the port inside a trusted mesh")
         for name in ("", LIVENESS, *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 

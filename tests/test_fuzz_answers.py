@@ -302,3 +302,37 @@ def test_forged_states(target) -> None:
     print(f"\nforged states: {CASES}")
     assert CASES.get("recycle converged", 0) >= 15
     assert CASES.get("tuner refused", 0) >= 5 and CASES.get("tuner used", 0) >= 5
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 25), count=st.integers(1, 5),
+       sa=SCALES, sb=SCALES, shared=st.booleans(),
+       method=st.sampled_from(["auto", "gcrodr", "recycled_cg", "cg"]))
+@SETTINGS
+def _batch(target, seed, n, count, sa, sb, shared, method) -> None:
+    """Batches carry a recycle space from system to system: extreme scales must not
+    leak a wrong answer through it."""
+    rng = np.random.default_rng(seed)
+    base = _matrix(seed, n, spd=True)
+    mats = base * sa if shared else [sp.csr_matrix(base + sp.diags(rng.uniform(0, 1, n))) * sa
+                                     for _ in range(count)]
+    rhs = rng.standard_normal((count, n)) * sb
+    with Client(target.address, timeout=30) as client:
+        try:
+            results = client.solve_batch(mats, rhs, method=method, rtol=1e-10,
+                                         recycle=min(n, 4))
+        except (InvalidArgument, DeadlineExceeded):
+            return
+    CASES["batch"] = CASES.get("batch", 0) + 1
+    ld = np.longdouble
+    for i, r in enumerate(results):
+        if not r.converged:
+            continue
+        CASES["batch converged"] = CASES.get("batch converged", 0) + 1
+        a = mats if shared else mats[i]
+        res = np.sqrt(np.sum((rhs[i].astype(ld) - a.astype(ld) @ r.x.astype(ld)) ** 2))
+        assert res <= ld(1.5e-10) * np.sqrt(np.sum(rhs[i].astype(ld) ** 2)), (i, method)
+
+
+def test_batch_answers(target) -> None:
+    _batch(target)
+    assert CASES.get("batch converged", 0) >= 30, CASES
