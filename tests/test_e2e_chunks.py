@@ -3,14 +3,16 @@ streams refused by field."""
 
 from __future__ import annotations
 
+import grpc
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from grpc_status import rpc_status
 
-from solverd import Client, ResourceExhausted
+from solverd import Client
+from solverd.channels import SOLVE
 from solverd.requests import solve_request
-from solverd.v1 import chunks_pb2
+from solverd.v1 import chunks_pb2, linear_pb2
 from solverd.wire import WireMessage
 
 from conftest import start_server
@@ -61,9 +63,17 @@ def test_a_request_beyond_the_message_limit_goes_in_chunks() -> None:
             result = client.solve(a, b, method="cg", rtol=1e-8)
             assert result.converged
             assert np.linalg.norm(a @ result.x - b) <= 1e-7 * np.linalg.norm(b)
-        with Client(running.address, chunk_threshold=1 << 40) as unary, \
-                pytest.raises(ResourceExhausted):
-            unary.solve(a, b, method="cg", rtol=1e-8)
+        # A client that does not know the server's smaller limit is refused once, then
+        # streams the request.
+        with Client(running.address) as unaware:
+            assert unaware.solve(a, b, method="cg", rtol=1e-8).converged
+        assert running.metric("solverd_requests_total", rpc="Solve", code="OK") == 2
+        big = WireMessage(linear_pb2.SolveRequest())
+        big.set_tensor("b", np.ones(300_000))
+        with grpc.insecure_channel(running.address) as channel, \
+                pytest.raises(grpc.RpcError) as info:
+            channel.unary_unary(SOLVE.path, request_serializer=SOLVE.serialize)(big)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         running.stop()
 

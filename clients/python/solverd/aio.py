@@ -17,6 +17,7 @@ from solverd.channels import (
     DEFAULT_TIMEOUT_SECONDS,
     Endpoint,
     Endpoints,
+    too_large,
 )
 from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
 from solverd.errors import from_rpc_error
@@ -169,11 +170,15 @@ class AsyncClient:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         endpoint = self._endpoints.pick()
         attempt = 0
+        chunks = False
         while True:
-            call, argument = endpoint.route(name, request)
+            call, argument = endpoint.route(name, request, chunks)
             try:
                 return await call(argument, timeout=max(deadline - time.monotonic(), 0.0))
             except grpc.RpcError as err:
+                if not chunks and too_large(err, name, request):
+                    chunks = True  # the server's limit is below our threshold: stream it
+                    continue
                 pause = self._endpoints.retry_pause(err, attempt, deadline)
             attempt += 1
             await asyncio.sleep(pause)

@@ -136,14 +136,23 @@ class Endpoint:
         self.calls = {name: bind(self.channel, rpc, metadata) for name, rpc in RPCS.items()}
         self.chunk_threshold = min(chunk_threshold, max_message_bytes)
 
-    def route(self, name: str, request: Any) -> tuple[Any, Any]:
-        """The callable and the argument for `request`: a large WireMessage goes to the
-        chunked twin as a stream of chunks (made afresh on every call, so retries work)."""
+    def route(self, name: str, request: Any, chunks: bool = False) -> tuple[Any, Any]:
+        """The callable and the argument for `request`: a large WireMessage (or any, with
+        `chunks`) goes to the chunked twin as a stream of chunks (made afresh on every
+        call, so retries work)."""
         twin = f"{name}_chunked"
         if (isinstance(request, WireMessage) and twin in self.calls
-                and request.nbytes > self.chunk_threshold):
+                and (chunks or request.nbytes > self.chunk_threshold)):
             return self.calls[twin], request.chunks()
         return self.calls[name], request
+
+
+def too_large(err: grpc.RpcError, name: str, request: Any) -> bool:
+    """Whether `err` is a server refusing one message over its own limit (smaller than
+    this client's chunk threshold), for a request the chunked twin could carry."""
+    return (err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            and "larger than max" in (err.details() or "")
+            and isinstance(request, WireMessage) and f"{name}_chunked" in RPCS)
 
 
 class Endpoints:
