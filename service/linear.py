@@ -20,7 +20,14 @@ from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import QueueFull, WorkPool
 from service.registry import Undecodable
-from service.rpc import StopSignal, fill_info, run_rpc, run_solver, solver_backend
+from service.rpc import (
+    StopSignal,
+    budgeted,
+    fill_info,
+    run_rpc,
+    run_solver,
+    solver_backend,
+)
 from service.status import invalid_argument, resource_exhausted
 from solverd.tensors import to_tensor
 from solverd.v1 import linear_pb2, linear_pb2_grpc
@@ -50,6 +57,24 @@ def _tiny(problem: validation.SolveProblem, backend: Any) -> bool:
         return n <= 100 and columns <= 8
     iterations = problem.maxiter or 10 * n
     return columns * iterations * (10e-6 + 3e-9 * nnz) <= INLINE_SECONDS
+
+
+# A first try on the event loop (see run_solver) for solves whose setup is cheap.
+FIRST_TRY_SECONDS = 0.004
+_FIRST_TRY_METHODS = ("cg", "minres", "gmres", "bicgstab")
+
+
+def _cheap_setup(problem: validation.SolveProblem, backend: Any) -> bool:
+    """Whether the solve polls its stop within a fraction of a millisecond from the
+    start (no factorisation, no ILU, modest products), so a budget can end it."""
+    if backend.is_gpu or problem.method not in _FIRST_TRY_METHODS:
+        return False
+    if problem.preconditioner not in ("none", "jacobi"):
+        return False
+    a = problem.a
+    nnz = a.nnz if hasattr(a, "nnz") else a.shape[0] * a.shape[1]
+    columns = problem.b.shape[1] if problem.b.ndim == 2 else 1
+    return nnz <= 200_000 and columns <= 4
 
 
 # Solver argument names that differ from the request's field names.
@@ -230,9 +255,13 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 device=backend.device, precision=problem.precision,
                 allow_gpu=self.config.allow_gpu, omega=omega,
                 should_stop=stop.poll, **_recycling_options(problem, same_matrix))
+        tiny = sequence is None and _tiny(problem, backend)
+        first_try = None
+        if sequence is None and not tiny and _cheap_setup(problem, backend):
+            first_try = functools.partial(job, should_stop=budgeted(stop, FIRST_TRY_SECONDS))
         outcome, queued = await run_solver(self.pools[backend.device], job, stop,
-                                           _FIELD_OF_ARGUMENT,
-                                           inline=sequence is None and _tiny(problem, backend))
+                                           _FIELD_OF_ARGUMENT, inline=tiny,
+                                           first_try=first_try)
         step = outcome if isinstance(outcome, SequenceStep) else None
         result = step.result if step is not None else outcome
         labels["method"] = problem.method if step is not None else result.method

@@ -23,6 +23,18 @@ class WorkerDied(Exception):
     re-raised as such on the event loop it would stop the whole server."""
 
 
+def contained(fn: Callable[[], T]) -> T:
+    """fn() on the event loop, with a BaseException it raises (SystemExit,
+    KeyboardInterrupt) turned into WorkerDied: on the loop it would stop the server."""
+    try:
+        return fn()
+    except Exception:
+        raise
+    except BaseException as exc:
+        raise WorkerDied(f"the solver died on the event loop: {type(exc).__name__}: "
+                         f"{exc}") from None
+
+
 class WorkPool:
     """A thread pool with at most `workers + max_queue` requests admitted at once.
 
@@ -42,6 +54,10 @@ class WorkPool:
     def admitted(self) -> int:
         return self._admitted
 
+    @property
+    def full(self) -> bool:
+        return self._admitted >= self.capacity
+
     def _release(self, _future: Future) -> None:
         with self._lock:
             self._admitted -= 1
@@ -56,7 +72,7 @@ class WorkPool:
         """
         if inline:
             metrics.child(metrics.QUEUE_SECONDS, self.name).observe(0.0)
-            return fn(), 0.0
+            return contained(fn), 0.0
         with self._lock:
             if self._admitted >= self.capacity:
                 raise QueueFull(f"{self.name} queue full ({self.capacity} requests admitted)")

@@ -15,7 +15,7 @@ import numpy as np
 from google.protobuf.message import Message
 
 from service import metrics
-from service.pool import QueueFull, WorkPool
+from service.pool import QueueFull, WorkPool, contained
 from service.registry import Undecodable
 from service.status import RpcFailure, invalid_argument, resource_exhausted, to_grpc_status
 from service.version import VERSION
@@ -102,12 +102,42 @@ def distrust_nonfinite(result: T) -> T:
     return result
 
 
+# The reason a first try on the event loop gives up (see run_solver).
+BUDGET = "budget"
+
+
+def budgeted(stop: StopSignal, seconds: float) -> Callable[[], str | None]:
+    """A poll for a first try: the call's own stop, or BUDGET after `seconds`."""
+    end = time.perf_counter() + seconds
+
+    def poll() -> str | None:
+        return stop.poll() or (BUDGET if time.perf_counter() > end else None)
+
+    return poll
+
+
 async def run_solver(pool: WorkPool, job: Callable[[], T], stop: StopSignal,
-                     fields: dict[str, str], inline: bool = False) -> tuple[T, float]:
+                     fields: dict[str, str], inline: bool = False,
+                     first_try: Callable[[], T] | None = None) -> tuple[T, float]:
     """Runs a solver job on `pool` (its result and queue seconds); a full queue, a stop
     and a solver's input error become statuses. `fields` maps solver argument names
-    to the request's field names where they differ; `inline` see WorkPool.run."""
+    to the request's field names where they differ; `inline` see WorkPool.run.
+
+    `first_try`: the same job with a budgeted poll (see `budgeted`), run on the event
+    loop first. Most solves of moderate size finish within it, with no thread hop and
+    no contention for the GIL with the loop (measured: a 3 ms CG took 60-600 ms on a
+    worker thread while the loop served tiny calls); one that does not is started
+    again on a worker, having cost the loop at most the budget."""
     try:
+        if first_try is not None and pool.full:
+            # Shed at once, as without a first try: a full backend means overload.
+            raise QueueFull(f"{pool.name} queue full ({pool.capacity} requests admitted)")
+        if first_try is not None:
+            try:
+                return distrust_nonfinite(contained(first_try)), 0.0
+            except Interrupted as exc:
+                if exc.reason != BUDGET:
+                    raise
         result, queued = await pool.run(job, inline)
         return distrust_nonfinite(result), queued
     except QueueFull as exc:
