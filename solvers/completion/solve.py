@@ -18,6 +18,7 @@ from solvers.completion.observations import Observations, holdout_split, observa
 from solvers.completion.rowsolve import ROW_SOLVERS
 from solvers.completion.softimpute import softimpute_als
 from solvers.errors import SolverInputError
+from solvers.scaling import safe_scale
 
 METHODS = ("altmin", "softimpute_als")
 
@@ -83,17 +84,6 @@ def _check(shape: tuple[int, int], rank: int, method: str, row_solver: str, cent
         raise SolverInputError("sketch_steps", f"must be >= 1, got {sketch_steps}")
 
 
-def _value_scale(vals: Any) -> float:
-    """4^k near max |vals| when sums of their squares would over- or underflow; else 1."""
-    values = np.asarray(vals, dtype=np.float64)
-    top = float(np.max(np.abs(values))) if values.size else 0.0
-    high = math.sqrt(np.finfo(np.float64).max / (4 * max(values.size, 1)))
-    low = math.sqrt(np.finfo(np.float64).tiny) * 2.0**20
-    if top == 0.0 or not math.isfinite(top) or low <= top <= high:
-        return 1.0
-    return 4.0 ** round(math.log(top, 4))
-
-
 def _rescaled(r: CompletionResult, scale: float, start: float) -> CompletionResult:
     root = math.sqrt(scale)
     with np.errstate(over="ignore", under="ignore"):
@@ -141,7 +131,8 @@ def complete(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int 
     shape = (int(shape[0]), int(shape[1]))
     _check(shape, rank, method, row_solver, center, reg, tol, atol, maxiter, holdout,
            sketch_size, sketch_steps, clip)
-    scale = _value_scale(vals)
+    values = np.asarray(vals, dtype=np.float64)
+    scale = safe_scale(values, values.size, base=4)
     if scale != 1.0:
         # Values whose squares over- or underflow: fit vals / s (s = 4^k, so sqrt(s) is
         # exact too) with reg / s, which is the same problem divided by s^2, and scale

@@ -24,6 +24,7 @@ from solvers.linear import krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
 from solvers.linear.direct import SingularMatrix, direct_solve
 from solvers.linear.products import fast_products
+from solvers.scaling import safe_scale
 
 METHODS = ("auto", "cg", "minres", "gmres", "bicgstab", "direct", "sor", "ssor_cg", "gcrodr",
            "recycled_cg")
@@ -335,19 +336,10 @@ def _unscaled(result: LinearSolveResult, a_s: Any, b_s: np.ndarray, scale_b: np.
 
 
 def _exact_scales(a: Any, b: np.ndarray, dtype: np.dtype) -> tuple[float, float]:
-    """Powers of two that bring the largest |A| and |b| to about 1 when their squares,
-    summed over n entries, would over- or underflow `dtype`; (1, 1) otherwise."""
-    info = np.finfo(dtype)
-    high = math.sqrt(float(info.max) / (4 * max(b.shape[0], 1)))
-    low = math.sqrt(float(info.tiny)) * 2.0**20
-
-    def scale(values: np.ndarray) -> float:
-        top = float(np.max(np.abs(values))) if values.size else 0.0
-        if top == 0.0 or not math.isfinite(top) or low <= top <= high:
-            return 1.0
-        return 2.0 ** round(math.log2(top))
-
-    return scale(a.data if sp.issparse(a) else np.asarray(a)), scale(np.asarray(b))
+    """Powers of two for A and b (see solvers.scaling); (1, 1) for ordinary data."""
+    n = b.shape[0]
+    return (safe_scale(a.data if sp.issparse(a) else a, n, dtype),
+            safe_scale(b, n, dtype))
 
 
 def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype,

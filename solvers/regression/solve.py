@@ -16,6 +16,7 @@ from solvers.regression.design import Design
 from solvers.regression.objective import LOSSES, Certificate, Penalty
 from solvers.regression.outer import Problem, State, Trace, initial_state, solve_alpha
 from solvers.regression.workingset import GramCache
+from solvers.scaling import safe_scale
 
 
 @dataclass
@@ -103,17 +104,6 @@ def _prepare(X: Any, y: Any, loss: str, l1_ratio: float, fit_intercept: bool,
     return _Data(problem, offset, classes, v)
 
 
-def _power_of_two(values: Any, n: int) -> float:
-    """A power of two near max |values| when squares of such values, summed over n
-    terms, would over- or underflow float64; else 1."""
-    top = float(np.max(np.abs(values))) if values.size else 0.0
-    high = math.sqrt(np.finfo(np.float64).max / (4 * max(n, 1)))
-    low = math.sqrt(np.finfo(np.float64).tiny) * 2.0**20
-    if top == 0.0 or not math.isfinite(top) or low <= top <= high:
-        return 1.0
-    return 2.0 ** round(math.log2(top))
-
-
 @dataclass(frozen=True)
 class _Scale:
     """X = sx X^, y = sy y^ (powers of two, exact) for data whose objective, Gram or
@@ -129,10 +119,10 @@ class _Scale:
     def of(X: Any, y: Any, loss: str) -> _Scale:
         values = X.data if hasattr(X, "tocsc") else np.asarray(X)
         n = X.shape[0] if hasattr(X, "shape") and len(X.shape) == 2 else 1
-        sx = _power_of_two(values, n)
+        sx = safe_scale(values, n)
         y_arr = np.asarray(y, dtype=np.float64)
         sy = 1.0 if loss == "logistic" or not np.isfinite(y_arr).all() else \
-            _power_of_two(y_arr, n)
+            safe_scale(y_arr, n)
         return _Scale(sx, sy)
 
     @property

@@ -1,0 +1,28 @@
+"""Exact rescaling of data whose squares would over- or underflow.
+
+Norms, Gram matrices and objectives square the data: entries near 1e+-160 make
+them inf or 0 in float64, and stopping tests then pass or fail for no reason. A
+solver divides such data by a power of two near its largest magnitude (exact:
+only the exponent changes), solves, and scales the answer back.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def safe_scale(values: Any, terms: int, dtype: Any = np.float64, base: int = 2) -> float:
+    """A power of `base` near max |values| when sums of `terms` squares of such values
+    would over- or underflow `dtype`; 1 otherwise (and for all-zero or non-finite data,
+    which validation refuses elsewhere). base=4 keeps sqrt(scale) a power of two."""
+    values = np.asarray(values)
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    info = np.finfo(dtype)
+    high = math.sqrt(float(info.max) / (4 * max(terms, 1)))
+    low = math.sqrt(float(info.tiny)) * 2.0**20
+    if top == 0.0 or not math.isfinite(top) or low <= top <= high:
+        return 1.0
+    return float(base) ** round(math.log(top, base))
