@@ -10,10 +10,13 @@ those buffers, so validation and the solvers cannot tell the two paths apart.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 import numpy as np
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from service.config import Limits
@@ -142,3 +145,22 @@ async def receive(chunks: AsyncIterator[object], cls: type[Message], limits: Lim
         status = to_grpc_status(failure)
         await context.abort(status.code, status.details, status.trailing_metadata)
         raise AssertionError("unreachable: abort raises") from None
+
+
+def chunked_twin(servicer: Any, base: MethodDescriptor, limits: Limits) -> Callable[..., Any]:
+    """The handler of `base`'s ...Chunked twin: reassemble the request, then serve it
+    exactly as `base` does (one answer, or its stream of answers)."""
+    cls = message_factory.GetMessageClass(base.input_type)
+    target = getattr(servicer, base.name)
+    if base.server_streaming:
+        async def stream(chunks: AsyncIterator[object],
+                         context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+            async for response in target(await receive(chunks, cls, limits, context), context):
+                yield response
+
+        return stream
+
+    async def unary(chunks: AsyncIterator[object], context: grpc.aio.ServicerContext) -> Message:
+        return await target(await receive(chunks, cls, limits, context), context)
+
+    return unary

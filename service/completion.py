@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator
 
 import grpc
 import numpy as np
 
 from service import completion_validation, metrics
-from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import WorkPool
-from service.registry import Undecodable
 from service.rpc import StopSignal, fill_info, run_rpc, run_solver, solver_backend
 from service.status import invalid_argument
 from solverd.tensors import to_tensor
@@ -36,13 +33,6 @@ class MatrixCompletionServicer(completion_pb2_grpc.MatrixCompletionServicer):
         return await run_rpc("MatrixCompletion.Complete", request, context,
                              functools.partial(self._complete, request, context))
 
-    async def CompleteChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
-                              context: grpc.aio.ServicerContext
-                              ) -> completion_pb2.CompleteResponse:
-        request = await receive(chunks, completion_pb2.CompleteRequest, self.config.limits,
-                                context)
-        return await self.Complete(request, context)  # type: ignore[arg-type]
-
     async def _complete(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                         labels: dict[str, str]) -> completion_pb2.CompleteResponse:
         started = time.perf_counter()
@@ -58,10 +48,10 @@ class MatrixCompletionServicer(completion_pb2_grpc.MatrixCompletionServicer):
         job = functools.partial(_complete, problem, backend, stop.poll)
         (result, compute), queued = await run_solver(self.pools[backend.device], job, stop,
                                                      _FIELD_OF_ARGUMENT)
-        metrics.COMPUTE_SECONDS.labels("MatrixCompletion.Complete", result.method,
-                                       backend.name).observe(compute)
-        metrics.ITERATIONS.labels(f"completion_{result.method}", backend.name).observe(
-            result.iterations)
+        metrics.child(metrics.COMPUTE_SECONDS, "MatrixCompletion.Complete", result.method,
+                      backend.name).observe(compute)
+        metrics.child(metrics.ITERATIONS, f"completion_{result.method}",
+                      backend.name).observe(result.iterations)
         encode_start = time.perf_counter()
         response = completion_pb2.CompleteResponse()
         _encode(result, response)

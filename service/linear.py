@@ -16,7 +16,6 @@ from typing import Any
 import grpc
 
 from service import metrics, tuner_state, validation
-from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import QueueFull, WorkPool
 from service.registry import Undecodable
@@ -42,17 +41,22 @@ from solvers.linear.sequence import SequenceStep, SolverSequence
 INLINE_SECONDS = 0.005
 
 
+def _extent(problem: validation.SolveProblem) -> tuple[int, int, int]:
+    """n, the stored entries of A, and the columns of b: what the cost estimates use."""
+    a = problem.a
+    n = a.shape[0]
+    nnz = a.nnz if hasattr(a, "nnz") else n * a.shape[1]
+    return n, nnz, problem.b.shape[1] if problem.b.ndim == 2 else 1
+
+
 def _tiny(problem: validation.SolveProblem, backend: Any) -> bool:
     """Whether the worst case of this solve (every iteration it may take, at ~10 us of
     Python per iteration plus its products) is a few milliseconds."""
     if backend.is_gpu or problem.method in validation.TUNED_METHODS:
         return False
-    a = problem.a
-    n = a.shape[0]
+    n, nnz, columns = _extent(problem)
     if n > 2000:
         return False
-    nnz = a.nnz if hasattr(a, "nnz") else n * n
-    columns = problem.b.shape[1] if problem.b.ndim == 2 else 1
     if problem.method in ("direct", "auto"):  # auto: direct for small systems
         return n <= 100 and columns <= 8
     iterations = problem.maxiter or 10 * n
@@ -71,9 +75,7 @@ def _cheap_setup(problem: validation.SolveProblem, backend: Any) -> bool:
         return False
     if problem.preconditioner not in ("none", "jacobi"):
         return False
-    a = problem.a
-    nnz = a.nnz if hasattr(a, "nnz") else a.shape[0] * a.shape[1]
-    columns = problem.b.shape[1] if problem.b.ndim == 2 else 1
+    _, nnz, columns = _extent(problem)
     return nnz <= 200_000 and columns <= 4
 
 
@@ -111,19 +113,6 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                     context: grpc.aio.ServicerContext) -> linear_pb2.SolveResponse:
         return await run_rpc("Solve", request, context,
                              functools.partial(self._solve, request, context, None))
-
-    async def SolveChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
-                           context: grpc.aio.ServicerContext) -> linear_pb2.SolveResponse:
-        request = await receive(chunks, linear_pb2.SolveRequest, self.config.limits, context)
-        return await self.Solve(request, context)  # type: ignore[arg-type]
-
-    async def SolveBatchChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
-                                context: grpc.aio.ServicerContext
-                                ) -> AsyncIterator[linear_pb2.SolveBatchResponse]:
-        request = await receive(chunks, linear_pb2.SolveBatchRequest, self.config.limits,
-                                context)
-        async for response in self.SolveBatch(request, context):
-            yield response
 
     async def SolveSequence(self, requests: AsyncIterator[DecodedMessage | Undecodable],
                             context: grpc.aio.ServicerContext

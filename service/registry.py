@@ -16,6 +16,7 @@ import grpc
 from google.protobuf import descriptor, message_factory
 from google.protobuf.message import DecodeError, Message
 
+from service.config import Limits
 from solverd.wire import DecodedMessage, decode
 
 
@@ -42,9 +43,17 @@ def _deserializer(cls: type[Message]) -> Callable[[bytes], DecodedMessage | Unde
 
 
 def add_service(server: grpc.aio.Server, service: descriptor.ServiceDescriptor,
-                servicer: object) -> None:
+                servicer: object, limits: Limits) -> None:
+    """Registers `servicer`'s methods; each `XChunked` method (chunks.proto) is served
+    by the generic twin of `X`, so no servicer writes its own."""
+    from service.chunks import chunked_twin  # chunks imports Undecodable from here
+
     handlers = {}
     for method in service.methods:
+        base = service.methods_by_name.get(method.name.removesuffix("Chunked"))
+        chunked = method.name.endswith("Chunked") and base is not None
+        function = (chunked_twin(servicer, base, limits) if chunked
+                    else getattr(servicer, method.name))
         request_cls = message_factory.GetMessageClass(method.input_type)
         response_cls = message_factory.GetMessageClass(method.output_type)
         kind = {
@@ -54,7 +63,7 @@ def add_service(server: grpc.aio.Server, service: descriptor.ServiceDescriptor,
             (True, True): grpc.stream_stream_rpc_method_handler,
         }[(method.client_streaming, method.server_streaming)]
         handlers[method.name] = kind(
-            getattr(servicer, method.name),
+            function,
             request_deserializer=_deserializer(request_cls),
             response_serializer=response_cls.SerializeToString,
         )

@@ -12,7 +12,6 @@ import grpc
 import numpy as np
 
 from service import metrics, regression_validation
-from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import WorkPool
 from service.registry import Undecodable
@@ -49,19 +48,6 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
                   context: grpc.aio.ServicerContext) -> regression_pb2.FitResponse:
         return await run_rpc("SparseRegression.Fit", request, context,
                              functools.partial(self._fit, request, context))
-
-    async def FitChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
-                         context: grpc.aio.ServicerContext) -> regression_pb2.FitResponse:
-        request = await receive(chunks, regression_pb2.FitRequest, self.config.limits, context)
-        return await self.Fit(request, context)  # type: ignore[arg-type]
-
-    async def FitPathChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
-                             context: grpc.aio.ServicerContext
-                             ) -> AsyncIterator[regression_pb2.FitResponse]:
-        request = await receive(chunks, regression_pb2.FitPathRequest, self.config.limits,
-                                context)
-        async for response in self.FitPath(request, context):
-            yield response
 
     async def _fit(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                    labels: dict[str, str]) -> regression_pb2.FitResponse:
@@ -132,8 +118,9 @@ def _label(labels: dict[str, str], problem: regression_validation.RegressionProb
 def _respond(rpc: str, result: RegressionResult,
              problem: regression_validation.RegressionProblem, backend: Backend,
              decode_seconds: float, queued: float, index: int) -> regression_pb2.FitResponse:
-    metrics.COMPUTE_SECONDS.labels(rpc, result.loss, backend.name).observe(result.seconds)
-    metrics.ITERATIONS.labels(f"regression_{result.loss}", backend.name).observe(result.epochs)
+    metrics.child(metrics.COMPUTE_SECONDS, rpc, result.loss, backend.name).observe(result.seconds)
+    metrics.child(metrics.ITERATIONS, f"regression_{result.loss}",
+                  backend.name).observe(result.epochs)
     encode_start = time.perf_counter()
     out = regression_pb2.FitResponse()
     _encode(result, problem.coef_format, out)

@@ -78,15 +78,15 @@ class SolverdServer:
         self.server = grpc.aio.server(options=options, interceptors=interceptors,
                                       maximum_concurrent_rpcs=config.limits.max_inflight or None)
         add_service(self.server, linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"],
-                    LinearSolverServicer(config, self.pools))
+                    LinearSolverServicer(config, self.pools), config.limits)
         add_service(self.server, transport_pb2.DESCRIPTOR.services_by_name["Transport"],
-                    TransportServicer(config, self.pools))
+                    TransportServicer(config, self.pools), config.limits)
         add_service(self.server, completion_pb2.DESCRIPTOR.services_by_name["MatrixCompletion"],
-                    MatrixCompletionServicer(config, self.pools))
+                    MatrixCompletionServicer(config, self.pools), config.limits)
         add_service(self.server, regression_pb2.DESCRIPTOR.services_by_name["SparseRegression"],
-                    SparseRegressionServicer(config, self.pools))
+                    SparseRegressionServicer(config, self.pools), config.limits)
         add_service(self.server, info_pb2.DESCRIPTOR.services_by_name["ServerInfo"],
-                    ServerInfoServicer(config, self.pools, blas_threads))
+                    ServerInfoServicer(config, self.pools, blas_threads), config.limits)
         self.health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator
 
 import grpc
 import numpy as np
 import scipy.sparse as sp
 
 from service import metrics, transport_validation
-from service.chunks import receive
 from service.config import ServerConfig
 from service.pool import WorkPool
-from service.registry import Undecodable
 from service.rpc import StopSignal, fill_info, run_rpc, run_solver, solver_backend
 from service.status import invalid_argument
 from solverd.tensors import to_tensor
@@ -37,12 +34,6 @@ class TransportServicer(transport_pb2_grpc.TransportServicer):
         return await run_rpc("Transport.Solve", request, context,
                              functools.partial(self._solve, request, context))
 
-    async def SolveChunked(self, chunks: AsyncIterator[DecodedMessage | Undecodable],
-                           context: grpc.aio.ServicerContext) -> transport_pb2.TransportResponse:
-        request = await receive(chunks, transport_pb2.TransportRequest, self.config.limits,
-                                context)
-        return await self.Solve(request, context)  # type: ignore[arg-type]
-
     async def _solve(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                      labels: dict[str, str]) -> transport_pb2.TransportResponse:
         started = time.perf_counter()
@@ -61,14 +52,15 @@ class TransportServicer(transport_pb2_grpc.TransportServicer):
         (results, compute), queued = await run_solver(self.pools[backend.device], job, stop,
                                                       _FIELD_OF_ARGUMENT)
         labels["method"] = results[0].method
-        metrics.COMPUTE_SECONDS.labels("Transport.Solve", labels["method"],
-                                       backend.name).observe(compute)
+        metrics.child(metrics.COMPUTE_SECONDS, "Transport.Solve", labels["method"],
+                      backend.name).observe(compute)
         encode_start = time.perf_counter()
         response = transport_pb2.TransportResponse()
         for result in results:
             _encode(result, response.results.add())
-            metrics.ITERATIONS.labels(f"transport_{result.method}", backend.name).observe(
-                result.iterations.get("sinkhorn", 0) + result.iterations.get("newton", 0))
+            metrics.child(metrics.ITERATIONS, f"transport_{result.method}",
+                          backend.name).observe(result.iterations.get("sinkhorn", 0)
+                                                + result.iterations.get("newton", 0))
         fill_info(response.info, backend.name, backend.device_name, "float64",
                   results[0].stop_reason, decode_seconds, queued, compute, encode_start)
         return response
