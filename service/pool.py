@@ -58,6 +58,9 @@ class WorkPool:
     def full(self) -> bool:
         return self._admitted >= self.capacity
 
+    def full_error(self) -> QueueFull:
+        return QueueFull(f"{self.name} queue full ({self.capacity} requests admitted)")
+
     def _release(self, _future: Future) -> None:
         with self._lock:
             self._admitted -= 1
@@ -74,8 +77,8 @@ class WorkPool:
             metrics.child(metrics.QUEUE_SECONDS, self.name).observe(0.0)
             return contained(fn), 0.0
         with self._lock:
-            if self._admitted >= self.capacity:
-                raise QueueFull(f"{self.name} queue full ({self.capacity} requests admitted)")
+            if self.full:
+                raise self.full_error()
             self._admitted += 1
             metrics.child(metrics.QUEUE_DEPTH, self.name).set(self._admitted)
         submitted = time.perf_counter()

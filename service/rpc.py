@@ -129,10 +129,9 @@ async def run_solver(pool: WorkPool, job: Callable[[], T], stop: StopSignal,
     worker thread while the loop served tiny calls); one that does not is started
     again on a worker, having cost the loop at most the budget."""
     try:
-        if first_try is not None and pool.full:
-            # Shed at once, as without a first try: a full backend means overload.
-            raise QueueFull(f"{pool.name} queue full ({pool.capacity} requests admitted)")
         if first_try is not None:
+            if pool.full:  # shed at once, as without a first try: the backend is overloaded
+                raise pool.full_error()
             try:
                 return distrust_nonfinite(contained(first_try)), 0.0
             except Interrupted as exc:
