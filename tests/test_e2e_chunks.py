@@ -7,10 +7,10 @@ import grpc
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from grpc_status import rpc_status
 
 from solverd import Client
 from solverd.channels import SOLVE
+from solverd.errors import from_rpc_error
 from solverd.requests import solve_request
 from solverd.v1 import chunks_pb2, linear_pb2
 from solverd.wire import WireMessage
@@ -20,13 +20,7 @@ from problems import poisson_2d, wide_band
 
 
 def _violations(err) -> list[str]:
-    from google.rpc import error_details_pb2
-
-    status = rpc_status.from_call(err)
-    assert status is not None, err
-    bad = error_details_pb2.BadRequest()
-    status.details[0].Unpack(bad)
-    return [v.field for v in bad.field_violations]
+    return from_rpc_error(err).fields
 
 
 def test_every_chunked_rpc_answers_like_its_unary_twin(server) -> None:
