@@ -20,7 +20,8 @@ FROM base-${VARIANT} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/solverd \
-    PATH=/opt/solverd/bin:$PATH
+    PATH=/opt/solverd/bin:$PATH \
+    NUMBA_CACHE_DIR=/tmp/solverd-numba
 WORKDIR /src
 COPY clients/python clients/python
 COPY protos protos

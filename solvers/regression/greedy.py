@@ -25,7 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as la
 
+from solvers.regression import kernels
 from solvers.regression.objective import violations
+from solvers.regression.residual import anderson_point
 
 ANDERSON = 5  # passes per extrapolation
 # A dense Cholesky of k^3/3 flops: at k = 5000 about 0.7 s on one core, more than the
@@ -68,6 +70,10 @@ def solve_block(H: np.ndarray, grad: np.ndarray, w: np.ndarray, lam: np.ndarray,
     iterations = newton_steps = 0
     history: list[np.ndarray] = []
     try_newton: str | bool = "block"
+    # Passes with unchanged signs needed before the next Newton try: doubled by each
+    # rejected step, so a sign pattern that is not yet right costs few factorisations.
+    patience = 1
+    stable = 0
     viol = violations(g, w, lam)
     while True:
         vmax = float(viol.max()) if viol.size else 0.0
@@ -99,14 +105,17 @@ def solve_block(H: np.ndarray, grad: np.ndarray, w: np.ndarray, lam: np.ndarray,
                 g += H[:, N] @ d
                 viol = violations(g, w, lam)
                 try_newton = "block"
+                patience = 1
                 continue
+            patience *= 2
+            stable = 0
         # Signs not yet identified (the Newton point lies outside the orthant): a cyclic
         # pass of exact coordinate minimisations over the block, which makes safe
         # progress on ill-conditioned blocks where cut Newton steps crawl, with
         # Anderson extrapolation of the passes; Newton again once the signs settle.
-        signs = np.sign(w)
-        _cd_pass(H, g, w, lam, L, B)
-        try_newton = "free" if np.array_equal(np.sign(w), signs) else False
+        _, flipped = kernels.gram_passes(H, g, w, lam, L, B, 1)
+        stable = 0 if flipped else stable + 1
+        try_newton = "free" if stable >= patience else False
         history.append(w.copy())
         if len(history) == ANDERSON + 1:
             _anderson(H, g, w, lam, c, history)
@@ -122,33 +131,10 @@ def _anderson(H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray, c: n
               history: list[np.ndarray]) -> None:
     """Anderson extrapolation of the last coordinate passes (as in skglm, Bertrand and
     Massias 2021), kept only when it lowers the objective."""
-    iterates = np.array(history)
-    U = np.diff(iterates, axis=0)
-    try:
-        z = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
-    except np.linalg.LinAlgError:
+    point = anderson_point(history)
+    if point is None:
         return
-    if not np.isfinite(z).all() or z.sum() == 0:
-        return
-    coef = z / z.sum()
-    extrapolated = coef @ iterates[1:]
-    g_new = g + H @ (extrapolated - w)
-    if _objective(extrapolated, g_new, c, lam) < _objective(w, g, c, lam):
-        w[:] = extrapolated
+    g_new = g + H @ (point - w)
+    if _objective(point, g_new, c, lam) < _objective(w, g, c, lam):
+        w[:] = point
         g[:] = g_new
-
-
-def _cd_pass(H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray, L: np.ndarray,
-             B: np.ndarray) -> None:
-    """Exact coordinate minimisation over B in order, updating w and g in place."""
-    for j in B.tolist():
-        Lj = L[j]
-        if not np.isfinite(Lj):
-            continue
-        wj = w[j]
-        z = wj - g[j] / Lj
-        t = lam[j] / Lj
-        new = z - t if z > t else (z + t if z < -t else 0.0)
-        if new != wj:
-            g += H[j] * (new - wj)  # H symmetric: the row is contiguous
-            w[j] = new

@@ -3,8 +3,10 @@
 Each outer iteration makes one full pass X^T residual (the only O(np) work), computes
 the certificate, screens with Gap Safe, picks the working set (support + strongest KKT
 violators, at least twice the support), and solves the problem restricted to it:
-squared loss by greedy BCD on the cached Gram (greedy.py), logistic loss by proximal
-Newton whose quadratic models are solved the same way. A path passes the last full
+squared loss by greedy BCD on the cached Gram (greedy.py) for small dense working
+sets and by coordinate descent on the columns (residual.py) for sparse designs or
+large working sets, logistic loss by proximal Newton whose quadratic models are
+solved by greedy BCD. A path passes the last full
 pass on to the next alpha (warm start: same w, same residual), so an alpha whose first
 working set is right costs a single pass.
 """
@@ -30,10 +32,18 @@ from solvers.regression.objective import (
     strong_concavity,
     violations,
 )
+from solvers.regression.residual import solve_residual
 from solvers.regression.workingset import GramCache, safe_screen, select
 
 MIN_WORKING_SET = 64
-INNER_FRACTION = 1e-2  # the working-set problem is solved to this fraction of the KKT violation
+# Dense working sets above this fraction of n samples are solved on columns, not on
+# the Gram: a Gram row is then longer than a column (measured on AR(1) 1000 x 5000 at
+# alpha_max / 1000: 0.55 s on the Gram, 0.31 s on columns).
+GRAM_FRACTION = 0.5
+# The working-set problem is solved to this fraction of the current KKT violation:
+# celer's 0.3 of its gap. Tighter (1e-2 was used) solves each working set further than
+# the next pass can use: measured 2.4x fewer passes on AR(1) at alpha_max / 1000.
+INNER_FRACTION = 0.3
 NEWTON_STEPS = 50  # proximal Newton steps per working set (logistic)
 
 
@@ -123,7 +133,7 @@ def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer
         trace.ws_sizes.append(int(W.size))
         inner_tol = max(INNER_FRACTION * cert.kkt, 1e-14 * float(np.max(lam)))
         if prob.loss == "squared":
-            _squared_working_set(prob, pen, state, W, grad, inner_tol, trace)
+            _squared_working_set(prob, pen, state, W, grad, inner_tol, trace, should_stop)
         else:
             _logistic_working_set(prob, pen, state, W, inner_tol, trace, should_stop)
         state.Xt_resid = D.rmatvec(state.resid)
@@ -134,8 +144,21 @@ def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer
 
 
 def _squared_working_set(prob: Problem, pen: Penalty, state: State, W: np.ndarray,
-                         grad: np.ndarray, tol: float, trace: Trace) -> None:
+                         grad: np.ndarray, tol: float, trace: Trace,
+                         should_stop: Callable[[], str | None] | None) -> None:
+    """Greedy BCD on the cached Gram while its rows are short (a dense design and a
+    working set under n / 2 features: the Newton finish is cheap there); otherwise
+    coordinate descent on the columns of X, where an update costs one column (sparse:
+    its nonzeros) instead of a Gram row of |W| numbers, and no |W|^2 matrix is built.
+    On a GPU the design stays on the device and the Gram (host) serves every case."""
     D = prob.design
+    if (D.sparse or W.size > GRAM_FRACTION * D.n) and not D.backend.is_gpu:
+        sol = solve_residual(D, W, state.w[W], state.resid, pen.l1[W], pen.l2[W], tol,
+                             max_passes=20 * (W.size + 10), should_stop=should_stop)
+        trace.epochs += sol.passes
+        state.w[W] = sol.w
+        _refresh_residual(prob, state)
+        return
     assert prob.gram is not None
     H = prob.gram.block(W)
     H[np.diag_indices_from(H)] += pen.l2[W]
@@ -144,8 +167,13 @@ def _squared_working_set(prob: Problem, pen: Penalty, state: State, W: np.ndarra
     trace.epochs += sol.iterations
     trace.newton_steps += sol.newton_steps
     state.w[W] = sol.w
+    _refresh_residual(prob, state)
+
+
+def _refresh_residual(prob: Problem, state: State) -> None:
+    """z and the residual recomputed from w (no drift from incremental updates)."""
     support = np.flatnonzero(state.w)
-    state.z = D.matvec(support, state.w[support])
+    state.z = prob.design.matvec(support, state.w[support])
     state.resid = prob.y - state.z
 
 
