@@ -4,7 +4,7 @@ Every solver's coefficients are scored by solvers.regression.certificate (the re
 duality gap gap / (||y||^2 / n)). A peer's time is the time of its first run, over a
 ladder of its own tolerances, whose coefficients reach relative gap <= 1e-6: time to
 the same certificate, not to each tool's own notion of done. BLAS is pinned to one
-thread; skglm's numba compilation is done before timing. Medians of --repeat runs.
+thread; numba compilation (skglm's and ours) is done before timing. Medians of --repeat runs.
 
     python bench/regression.py            # everything (about 30 minutes, mostly saga)
     python bench/regression.py --quick    # under two minutes
@@ -206,6 +206,8 @@ def main():
     get_backend(args.device)
     Xw, yw = np.random.default_rng(0).standard_normal((50, 100)), np.ones(50)
     skglm.Lasso(alpha=0.1, fit_intercept=False).fit(Xw, yw)  # numba compilation
+    for Xk in (Xw, sp.csc_matrix(Xw)):  # ours too: the kernels' compilation or cache load
+        fit(Xk, yw, alpha_max(Xk, yw, fit_intercept=False) / 100, fit_intercept=False)
     problems = make_problems(args.quick)
     if args.only in (None, "lasso"):
         show(lasso_rows(problems, repeat))
