@@ -1,14 +1,15 @@
 """The working-set outer loop, one alpha at a time.
 
-Each outer iteration makes one full pass X^T residual (the only O(np) work), computes
-the certificate, screens with Gap Safe, picks the working set (support + strongest KKT
-violators, at least twice the support), and solves the problem restricted to it:
-squared loss by greedy BCD on the cached Gram (greedy.py) for small dense working
-sets and by coordinate descent on the columns (residual.py) for sparse designs or
-large working sets, logistic loss by proximal Newton whose quadratic models are
-solved by greedy BCD. A path passes the last full
-pass on to the next alpha (warm start: same w, same residual), so an alpha whose first
-working set is right costs a single pass.
+Each outer iteration computes X^T residual (the only O(np) work), the certificate,
+screens with Gap Safe, picks the working set (support + strongest KKT violators, at
+least twice the support), and solves the problem restricted to it: squared loss by
+greedy BCD on the cached Gram (greedy.py) for small dense working sets and by
+coordinate descent on the columns (residual.py) for sparse designs or large working
+sets, logistic loss by proximal Newton whose quadratic models are solved by greedy
+BCD. X^T residual is a full pass only when needed: features that a safe bound shows
+cannot violate their KKT condition keep the bound (_correlations). A path passes the
+last pass on to the next alpha (warm start: same w, same residual), so an alpha whose
+first working set is right costs a single, usually partial, pass.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ GRAM_FRACTION = 0.5
 INNER_FRACTION = 0.3
 GRAM_INNER_FRACTION = 1e-2
 NEWTON_STEPS = 50  # proximal Newton steps per working set (logistic)
+# A pass restricted to the features whose KKT condition the safe bound cannot settle
+# costs a copy of their columns; above this fraction of p a full pass is cheaper.
+HOT_FRACTION = 0.3
 
 
 @dataclass
@@ -58,7 +62,12 @@ class State:
     intercept: float  # the logistic model's b (squared loss: 0, intercept via centring)
     z: np.ndarray  # X w + b
     resid: np.ndarray  # loss_residual(z)
-    Xt_resid: np.ndarray  # X^T resid over every feature, for this (w, b)
+    # X^T resid for every feature: exact, or for a zero feature shown unable to violate
+    # its KKT condition an upper bound of |x_j . resid| (see _correlations)
+    Xt_resid: np.ndarray
+    bounded: np.ndarray  # where Xt_resid holds such a bound (never a gradient)
+    ref_resid: np.ndarray  # the residual of the last full pass
+    ref_xt: np.ndarray  # its exact X^T resid
 
 
 @dataclass
@@ -67,6 +76,7 @@ class Trace:
     epochs: int = 0  # block updates (greedy BCD steps) in all working-set solves
     newton_steps: int = 0
     passes: int = 0  # full X^T r passes
+    partial_passes: int = 0  # passes over the features that could violate KKT only
     ws_sizes: list[int] = field(default_factory=list)
     screened: int = 0
     seconds: float = 0.0
@@ -93,7 +103,8 @@ def initial_state(prob: Problem, w0: np.ndarray | None) -> State:
     support = np.flatnonzero(w)
     z = D.matvec(support, w[support]) + b
     resid = loss_residual(prob.loss, prob.y, z)
-    return State(w, b, z, resid, D.rmatvec(resid))
+    Xt = D.rmatvec(resid)
+    return State(w, b, z, resid, Xt, np.zeros(D.p, dtype=bool), resid, Xt)
 
 
 def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer: int,
@@ -106,6 +117,7 @@ def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer
     trace = Trace()
     screened = np.zeros(D.p, dtype=bool)
     aug_norms = np.sqrt(prob.aug_sq_norms + n * pen.l2)
+    col_norms = np.sqrt(prob.aug_sq_norms)
     ridge = pen.l1_ratio < 1
     modulus = strong_concavity(prob.loss, n) if not ridge else float(n)
     lam = pen.l1
@@ -133,6 +145,13 @@ def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer
         ws_size = min(D.p, max(MIN_WORKING_SET, 2 * support, 2 * ws_size if stalled else 0))
         last_gap = cert.gap
         W = select(viol, aug_norms, state.w, screened, ws_size)
+        # A smaller alpha along a path can take in features whose correlation is only
+        # a bound (of |x_j . r|, without its sign): their exact products first.
+        stale = W[state.bounded[W]]
+        if stale.size:
+            state.Xt_resid[stale] = D.rmatvec_columns(stale, state.resid)
+            state.bounded[stale] = False
+            grad[stale] = -state.Xt_resid[stale] / n  # w = 0 there: no ridge part
         trace.ws_sizes.append(int(W.size))
         floor = 1e-14 * float(np.max(lam))
         if prob.loss == "squared":
@@ -141,11 +160,39 @@ def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer
         else:
             _logistic_working_set(prob, pen, state, W, max(INNER_FRACTION * cert.kkt, floor),
                                   trace, should_stop)
-        state.Xt_resid = D.rmatvec(state.resid)
-        trace.passes += 1
+        _correlations(prob, pen, state, col_norms, trace)
     trace.screened = int(screened.sum())
     trace.seconds = time.perf_counter() - start
     return state, cert, trace, converged
+
+
+def _correlations(prob: Problem, pen: Penalty, state: State, col_norms: np.ndarray,
+                  trace: Trace) -> None:
+    """X^T resid after a working-set solve, computed only where it can matter.
+
+    |x_j . r - x_j . r_ref| <= ||x_j|| ||r - r_ref|| for the residual r_ref of the last
+    full pass. A zero feature whose bound |x_j . r_ref| + ||x_j|| ||r - r_ref|| is below
+    n lam_j satisfies its KKT condition, and the bound may stand for its correlation:
+    every use (the certificate's dual scaling, Gap Safe screening, KKT violations,
+    working-set selection) takes |x_j . r| and only becomes more conservative, so the
+    certificate stays a rigorous bound. The other ("hot") features get exact products;
+    a full pass, which resets r_ref, once they are more than HOT_FRACTION of all."""
+    D = prob.design
+    delta = float(np.linalg.norm(state.resid - state.ref_resid))
+    bound = np.abs(state.ref_xt) + col_norms * delta
+    hot = np.flatnonzero((state.w != 0) | (bound >= D.n * pen.l1))
+    if hot.size > HOT_FRACTION * D.p:
+        state.ref_xt = D.rmatvec(state.resid)
+        state.Xt_resid = state.ref_xt.copy()
+        state.bounded[:] = False
+        state.ref_resid = state.resid
+        trace.passes += 1
+        return
+    bound[hot] = D.rmatvec_columns(hot, state.resid)
+    state.Xt_resid = bound
+    state.bounded[:] = True
+    state.bounded[hot] = False
+    trace.partial_passes += 1
 
 
 def _squared_working_set(prob: Problem, pen: Penalty, state: State, W: np.ndarray,

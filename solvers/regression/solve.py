@@ -37,6 +37,7 @@ class RegressionResult:
     epochs: int  # greedy block updates over all working-set solves
     newton_steps: int
     passes: int  # full X^T r passes
+    partial_passes: int  # passes over the features a safe bound could not settle
     ws_sizes: list[int] = field(default_factory=list)
     n_screened: int = 0
     seconds: float = 0.0
@@ -198,7 +199,8 @@ def _result(data: _Data, pen: Penalty, state: State, cert: Certificate, trace: T
         kkt_violation=cert.kkt, converged=converged,
         stop_reason="gap" if converged else "max_iterations", iterations=trace.outer,
         epochs=trace.epochs, newton_steps=trace.newton_steps, passes=trace.passes,
-        ws_sizes=trace.ws_sizes, n_screened=trace.screened, seconds=seconds,
+        partial_passes=trace.partial_passes, ws_sizes=trace.ws_sizes,
+        n_screened=trace.screened, seconds=seconds,
         classes=data.classes, backend=backend.name, device=backend.device)
 
 
