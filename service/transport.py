@@ -107,5 +107,6 @@ def _encode(result: TransportResult, out: transport_pb2.TransportResult) -> None
     out.newton_iterations = result.iterations.get("newton", 0)
     out.cg_iterations = result.iterations.get("cg", 0)
     out.lp_rounds = result.iterations.get("lp_rounds", 0)
+    out.simplex_pivots = result.iterations.get("simplex_pivots", 0)
     out.cost_scale = result.cost_scale
     out.compute_seconds = result.seconds

@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from regression_problems import objective, sparse_truth
 
+from solvers import jit
 from solvers.errors import Interrupted
 from solvers.regression import Penalty, alpha_max, certificate, fit, kernels, path
 from solvers.regression.design import Design
@@ -158,8 +159,8 @@ def test_without_a_cache_location_kernels_compile_in_memory(monkeypatch):
             raise RuntimeError("cannot cache function: no locator available")
         return lambda fn: fn
 
-    monkeypatch.setattr(kernels, "njit", fake_njit)
-    fn = kernels.compiled(fastmath=kernels.FAST)(lambda v: v + 1)
+    monkeypatch.setattr(jit, "njit", fake_njit)
+    fn = jit.compiled(fastmath=kernels.FAST)(lambda v: v + 1)
     assert fn(1) == 2
     assert [c.get("cache") for c in calls] == [True, None]
     assert calls[1]["nogil"] and calls[1]["fastmath"] == kernels.FAST

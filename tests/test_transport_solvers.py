@@ -92,11 +92,64 @@ def test_exact_matches_emd2(uniform):
     assert a @ r.f + b @ r.g == pytest.approx(w, rel=1e-8)
 
 
-def test_exact_assignment_without_potentials_is_a_permutation():
+def _degenerate_instances(count: int):
+    """Random, rectangular, integer (ties everywhere: degenerate pivots), massless and
+    single-row/column transport problems."""
+    rng = np.random.default_rng(11)
+    for k in range(count):
+        n, m = (1, int(rng.integers(1, 9))) if k % 10 == 0 else \
+            (int(rng.integers(2, 40)), int(rng.integers(2, 40)))
+        if k % 3 == 0:
+            a, b = rng.random(n), rng.random(m)
+        elif k % 3 == 1:
+            a = rng.integers(0, 4, n).astype(float)
+            b = rng.integers(0, 4, m).astype(float)
+            a[0] += 1
+            b[0] += 1
+        else:
+            a, b = np.ones(n), np.ones(m)
+        M = rng.integers(0, 5, (n, m)).astype(float) if k % 2 else rng.random((n, m))
+        yield a / a.sum(), b / b.sum(), M
+
+
+def test_network_simplex_on_degenerate_problems():
+    solved = 0
+    for a, b, M in _degenerate_instances(240):
+        solution = exact_transport(a, b, M)
+        assert solution.path == "simplex" and solution.converged and solution.rounds == 0
+        P = solution.plan.toarray()
+        w = ot.emd2(a, b, M, numItermax=10**7)
+        assert P.min() >= 0 and float((P * M).sum()) == pytest.approx(w, rel=1e-9, abs=1e-13)
+        assert np.abs(P.sum(axis=1) - a).sum() + np.abs(P.sum(axis=0) - b).sum() <= 1e-12
+        # A basic plan (at most n + m - 1 cells) and a dual certificate of optimality.
+        assert solution.plan.nnz <= a.size + b.size - 1
+        f, g = solution.f, solution.g
+        assert (M - f[:, None] - g[None, :]).min() >= -1e-11
+        assert a @ f + b @ g == pytest.approx(w, rel=1e-9, abs=1e-13)
+        solved += 1
+    assert solved > 200
+
+
+def test_pivot_cap_falls_back_to_column_generation(monkeypatch):
+    import solvers.transport.exact as exact
+
+    monkeypatch.setattr(exact, "PIVOTS_PER_NODE", 0)
+    a, b, M, _, _ = clouds(60, 45, seed=4)
+    solution = exact_transport(a, b, M)
+    assert solution.path == "lp" and solution.converged and solution.rounds >= 1
+    assert float(solution.plan.multiply(M).sum()) == pytest.approx(ot.emd2(a, b, M), rel=1e-9)
+
+
+def test_exact_assignment_is_a_permutation_with_potentials():
+    """Uniform weights on n = m points: the simplex's basic plan is a permutation / n
+    (Birkhoff-von Neumann), whatever the degenerate zero-flow tree edges."""
     a, b, M, _, _ = clouds(40, 40, uniform=True)
-    solution = exact_transport(a, b, M, potentials=False)
-    assert solution.path == "assignment" and solution.f is None
-    assert (solution.plan.toarray() > 0).sum() == 40
+    solution = exact_transport(a, b, M)
+    P = solution.plan.toarray()
+    assert solution.path == "simplex" and solution.plan.nnz == 40
+    assert np.allclose(np.sort(P, axis=1)[:, -1], 1 / 40) and np.allclose(P.sum(axis=0), 1 / 40)
+    assert float((P * M).sum()) == pytest.approx(ot.emd2(a, b, M), rel=1e-12)
+    assert (M - solution.f[:, None] - solution.g[None, :]).min() >= -1e-11
 
 
 @pytest.mark.parametrize("reg_m", [0.05, 1.0])

@@ -9,7 +9,7 @@ minimisation along each coordinate in turn of
 
 and returns the largest KKT violation seen before each update (the same measure as
 objective.violations), which the callers use to stop. The kernels release the GIL, so
-a solve on a worker thread does not hold up the server's event loop.
+a solve on a worker thread does not hold up the server's event loop (solvers/jit.py).
 
 Two forms:
 - Gram form (greedy.py): the gradient g = H w - c is kept; an update of w_k costs
@@ -23,29 +23,13 @@ Two forms:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
-from numba import njit
+
+from solvers.jit import compiled
 
 # Reassociation lets LLVM vectorise the dot products (a sum in another order, exact to
 # rounding); no-NaN/no-inf flags are left out: gram_passes tests for an infinite L.
 FAST = {"reassoc", "contract"}
-
-
-def compiled(**options: Any) -> Callable[[Callable[..., Any]], Any]:
-    """njit with an on-disk cache where one can be written (NUMBA_CACHE_DIR, the
-    package's __pycache__ or the user's cache); without one (a read-only image run by a
-    user with no home) numba refuses cache=True outright, so compile in memory."""
-
-    def wrap(fn: Callable[..., Any]) -> Any:
-        try:
-            return njit(cache=True, nogil=True, **options)(fn)
-        except RuntimeError:
-            return njit(nogil=True, **options)(fn)
-
-    return wrap
 
 
 @compiled(inline="always")

@@ -69,8 +69,8 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
     'sinkhorn_eps' (epsilon scaling), 'sns' (Sinkhorn-Newton-Sparse), 'exact'
     (unregularised; CPU), or 'auto'. `plan`: 'dense', 'sparse' (entries below
     plan_threshold x the largest are dropped, their mass reported) or 'none'.
-    `potentials`: exact transport on uniform square problems also computes dual
-    potentials (about as costly as the assignment); entropic methods always do.
+    Dual potentials f, g are always returned: the exact method's come with its
+    network simplex. `potentials` is accepted for compatibility and changes nothing.
     """
     started = time.perf_counter()
     xp = backend.xp
@@ -86,7 +86,7 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
     if method == "auto":
         method = "exact" if reg == 0 else choose_method(reg, float(M.max()), unbalanced)
     if method == "exact":
-        result = _exact(backend, a, b, M, plan, plan_threshold, potentials, unbalanced)
+        result = _exact(backend, a, b, M, plan, plan_threshold, unbalanced)
     else:
         if reg <= 0:
             raise SolverInputError("reg", f"{method} needs reg > 0 (reg = 0 is method 'exact')")
@@ -296,14 +296,14 @@ def _plan_form(backend: Backend, full: Any, plan: str,
 
 
 def _exact(backend: Backend, a: Any, b: Any, M: Any, plan: str, plan_threshold: float,
-           potentials: bool, unbalanced: bool) -> TransportResult:
+           unbalanced: bool) -> TransportResult:
     if unbalanced:
         raise SolverInputError("method", "exact transport is balanced; unset reg_m")
     a_h, b_h, M_h = backend.to_host(a), backend.to_host(b), backend.to_host(M)
     if abs(a_h.sum() - b_h.sum()) > 1e-12 * max(a_h.sum(), b_h.sum()):
         raise SolverInputError("b", f"a and b must have the same mass for exact transport "
                                     f"({a_h.sum()!r} != {b_h.sum()!r})")
-    solution = exact_transport(a_h, b_h, M_h, potentials=potentials)
+    solution = exact_transport(a_h, b_h, M_h)
     P = solution.plan
     cost = float(P.multiply(M_h).sum())
     rows = np.asarray(P.sum(axis=1)).ravel()
@@ -316,5 +316,6 @@ def _exact(backend: Backend, a: Any, b: Any, M: Any, plan: str, plan_threshold: 
         marginal_error_b=float(np.abs(cols - b_h).sum()), method="exact",
         converged=solution.converged,
         stop_reason="optimal" if solution.converged else "max_iterations", reg=0.0,
-        cost_scale=1.0, iterations={"lp_rounds": solution.rounds},
+        cost_scale=1.0,
+        iterations={"lp_rounds": solution.rounds, "simplex_pivots": solution.pivots},
         backend="numpy", device="cpu")

@@ -70,6 +70,7 @@ class TransportResult:
     cost_scale: float
     compute_seconds: float
     info: SolveInfo
+    simplex_pivots: int = 0
 
     @property
     def marginal_error(self) -> float:
@@ -111,5 +112,5 @@ def results_from_proto(decoded: DecodedMessage, round_trip: float) -> list[Trans
             stop_reason=r.stop_reason, sinkhorn_iterations=r.sinkhorn_iterations,
             newton_iterations=r.newton_iterations, cg_iterations=r.cg_iterations,
             lp_rounds=r.lp_rounds, cost_scale=r.cost_scale,
-            compute_seconds=r.compute_seconds, info=info))
+            compute_seconds=r.compute_seconds, info=info, simplex_pivots=r.simplex_pivots))
     return out

@@ -97,7 +97,7 @@ class TransportPlan(_message.Message):
     def __init__(self, dense: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., sparse: _Optional[_Union[_tensor_pb2.CooMatrix, _Mapping]] = ..., dropped_mass: _Optional[float] = ...) -> None: ...
 
 class TransportResult(_message.Message):
-    __slots__ = ("cost", "objective", "f", "g", "plan", "marginal_error_a", "marginal_error_b", "method", "converged", "stop_reason", "sinkhorn_iterations", "newton_iterations", "cg_iterations", "lp_rounds", "cost_scale", "compute_seconds")
+    __slots__ = ("cost", "objective", "f", "g", "plan", "marginal_error_a", "marginal_error_b", "method", "converged", "stop_reason", "sinkhorn_iterations", "newton_iterations", "cg_iterations", "lp_rounds", "cost_scale", "compute_seconds", "simplex_pivots")
     COST_FIELD_NUMBER: _ClassVar[int]
     OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
     F_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class TransportResult(_message.Message):
     LP_ROUNDS_FIELD_NUMBER: _ClassVar[int]
     COST_SCALE_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SIMPLEX_PIVOTS_FIELD_NUMBER: _ClassVar[int]
     cost: float
     objective: float
     f: _tensor_pb2.Tensor
@@ -130,7 +131,8 @@ class TransportResult(_message.Message):
     lp_rounds: int
     cost_scale: float
     compute_seconds: float
-    def __init__(self, cost: _Optional[float] = ..., objective: _Optional[float] = ..., f: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., g: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., plan: _Optional[_Union[TransportPlan, _Mapping]] = ..., marginal_error_a: _Optional[float] = ..., marginal_error_b: _Optional[float] = ..., method: _Optional[_Union[TransportMethod, str]] = ..., converged: _Optional[bool] = ..., stop_reason: _Optional[str] = ..., sinkhorn_iterations: _Optional[int] = ..., newton_iterations: _Optional[int] = ..., cg_iterations: _Optional[int] = ..., lp_rounds: _Optional[int] = ..., cost_scale: _Optional[float] = ..., compute_seconds: _Optional[float] = ...) -> None: ...
+    simplex_pivots: int
+    def __init__(self, cost: _Optional[float] = ..., objective: _Optional[float] = ..., f: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., g: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., plan: _Optional[_Union[TransportPlan, _Mapping]] = ..., marginal_error_a: _Optional[float] = ..., marginal_error_b: _Optional[float] = ..., method: _Optional[_Union[TransportMethod, str]] = ..., converged: _Optional[bool] = ..., stop_reason: _Optional[str] = ..., sinkhorn_iterations: _Optional[int] = ..., newton_iterations: _Optional[int] = ..., cg_iterations: _Optional[int] = ..., lp_rounds: _Optional[int] = ..., cost_scale: _Optional[float] = ..., compute_seconds: _Optional[float] = ..., simplex_pivots: _Optional[int] = ...) -> None: ...
 
 class TransportResponse(_message.Message):
     __slots__ = ("results", "info")

@@ -1,0 +1,252 @@
+"""The transportation problem by the primal network simplex, compiled (numba).
+
+    min sum_ij M_ij x_ij   s.t.  sum_j x_ij = a_i,  sum_i x_ij = b_j,  x >= 0
+
+on the complete bipartite graph of n sources and m sinks (Dantzig's transportation
+simplex; Ahuja, Magnanti, Orlin, "Network Flows", ch. 11, for the tree operations).
+A basis is a spanning tree of the n + m nodes; dual potentials u (sources) and v
+(sinks) satisfy u_i + v_j = M_ij on its edges, and the basis is optimal when every
+reduced cost M_ij - u_i - v_j is >= -eps.
+
+- Start: the north-west-corner tree (n + m - 1 cells, a staircase path), so no
+  artificial arcs and no big-M costs that would cost potentials their precision.
+- Pricing: block search (the rule LEMON's network simplex uses by default): scan
+  blocks of about sqrt(nm) / 2 cells from where the last scan stopped and enter the most
+  negative reduced cost of the first block that has one. Optimal after a full cycle
+  over all cells finds none.
+- The tree keeps parent pointers, depths and doubly linked child lists: a pivot
+  costs its cycle (found by climbing to the common ancestor) plus the subtree that
+  moves, whose potentials and depths are updated in one traversal.
+- Leaving edge: a decreasing edge of least flow, the last such in the cycle's
+  orientation from the apex (the strongly-feasible-tree rule that prevents cycling
+  on degenerate pivots, which are most pivots here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solvers.jit import compiled
+
+OPTIMAL = 0
+MAX_PIVOTS = 1
+
+
+@compiled()
+def _detach(x: int, parent: np.ndarray, first: np.ndarray, nxt: np.ndarray,
+            prv: np.ndarray) -> None:
+    p = parent[x]
+    if prv[x] != -1:
+        nxt[prv[x]] = nxt[x]
+    else:
+        first[p] = nxt[x]
+    if nxt[x] != -1:
+        prv[nxt[x]] = prv[x]
+    nxt[x] = -1
+    prv[x] = -1
+
+
+@compiled()
+def _attach(x: int, p: int, parent: np.ndarray, first: np.ndarray, nxt: np.ndarray,
+            prv: np.ndarray) -> None:
+    parent[x] = p
+    nxt[x] = first[p]
+    prv[x] = -1
+    if first[p] != -1:
+        prv[first[p]] = x
+    first[p] = x
+
+
+@compiled(fastmath={"reassoc", "contract"})
+def network_simplex(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float,
+                    max_pivots: int, block: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Returns (parent, flow, potential, pivots, status): node x's tree edge joins it
+    to parent[x] (-1 for the root, source 0) and carries flow[x]; potential holds u
+    then v. status OPTIMAL or MAX_PIVOTS."""
+    n, m = M.shape
+    N = n + m
+    parent = np.full(N, -1, dtype=np.int64)
+    depth = np.zeros(N, dtype=np.int64)
+    flow = np.zeros(N)
+    pot = np.zeros(N)
+    first = np.full(N, -1, dtype=np.int64)
+    nxt = np.full(N, -1, dtype=np.int64)
+    prv = np.full(N, -1, dtype=np.int64)
+    # North-west corner: each cell after the first brings in one new node, attached to
+    # the cell's other node, which is already in the tree.
+    ra = a.copy()
+    rb = b.copy()
+    i = 0
+    j = 0
+    new_source = False
+    for k in range(N - 1):
+        t = min(ra[i], rb[j])
+        t = max(t, 0.0)
+        ra[i] -= t
+        rb[j] -= t
+        if k == 0:
+            x, p = n, 0
+        elif new_source:
+            x, p = i, n + j
+        else:
+            x, p = n + j, i
+        _attach(x, p, parent, first, nxt, prv)
+        depth[x] = depth[p] + 1
+        flow[x] = t
+        pot[x] = M[i, j] - pot[p]  # u_i + v_j = M_ij on the tree edge
+        if k == N - 2:
+            break
+        if i == n - 1:
+            new_source = False
+        elif j == m - 1:
+            new_source = True
+        else:
+            new_source = ra[i] <= rb[j]
+        if new_source:
+            i += 1
+        else:
+            j += 1
+    cells = n * m
+    ci = 0
+    cj = 0
+    path_s = np.empty(N, dtype=np.int64)
+    path_t = np.empty(N, dtype=np.int64)
+    stack = np.empty(N, dtype=np.int64)
+    pivots = 0
+    while True:
+        # Block search for an entering cell, in row segments from where the last one
+        # stopped.
+        best = -eps
+        bi = -1
+        bj = -1
+        scanned = 0
+        left = block
+        while scanned < cells:
+            seg = min(m - cj, left, cells - scanned)
+            ui = pot[ci]
+            row = M[ci]
+            for q in range(cj, cj + seg):
+                d = row[q] - ui - pot[n + q]
+                if d < best:
+                    best = d
+                    bi = ci
+                    bj = q
+            scanned += seg
+            left -= seg
+            cj += seg
+            if cj == m:
+                cj = 0
+                ci = ci + 1 if ci + 1 < n else 0
+            if left == 0:
+                if bi != -1:
+                    break
+                left = block
+        if bi == -1:
+            return parent, flow, pot, pivots, OPTIMAL
+        if pivots >= max_pivots:
+            return parent, flow, pot, pivots, MAX_PIVOTS
+        pivots += 1
+        s = bi
+        t = n + bj
+        # The cycle: the entering edge s -> t, then the tree path from t back to s.
+        # Climbing from t, edges at sinks decrease and at sources increase; climbing
+        # from s, the reverse.
+        ls = 0
+        lt = 0
+        x = s
+        y = t
+        while depth[x] > depth[y]:
+            path_s[ls] = x
+            ls += 1
+            x = parent[x]
+        while depth[y] > depth[x]:
+            path_t[lt] = y
+            lt += 1
+            y = parent[y]
+        while x != y:
+            path_s[ls] = x
+            ls += 1
+            x = parent[x]
+            path_t[lt] = y
+            lt += 1
+            y = parent[y]
+        # Leaving edge: least flow among the decreasing edges; ties go to the last in
+        # the cycle's orientation from the apex: apex -> s, s -> t, t -> apex.
+        theta = np.inf
+        leave = -1
+        on_t = False
+        for q in range(ls - 1, -1, -1):  # apex -> s
+            x = path_s[q]
+            if x < n and flow[x] <= theta:  # a source's edge decreases on this side
+                theta = flow[x]
+                leave = q
+        for q in range(lt):  # t -> apex
+            y = path_t[q]
+            if y >= n and flow[y] <= theta:
+                theta = flow[y]
+                leave = q
+                on_t = True
+        if theta > 0.0:
+            for q in range(ls):
+                x = path_s[q]
+                flow[x] += -theta if x < n else theta
+            for q in range(lt):
+                y = path_t[q]
+                flow[y] += -theta if y >= n else theta
+        # Re-hang the subtree cut off by the leaving edge from the entering edge:
+        # reverse the parent pointers on the path from the entering endpoint inside
+        # it (v0) up to the leaving edge's lower node (v_k).
+        if on_t:
+            path = path_t
+            outside = s
+        else:
+            path = path_s
+            outside = t
+        for q in range(leave + 1):
+            _detach(path[q], parent, first, nxt, prv)
+        for q in range(leave, 0, -1):
+            flow[path[q]] = flow[path[q - 1]]
+            _attach(path[q], path[q - 1], parent, first, nxt, prv)
+        flow[path[0]] = theta
+        _attach(path[0], outside, parent, first, nxt, prv)
+        # Potentials of the moved subtree: shift so the entering edge has reduced cost
+        # 0 (sources and sinks in opposite directions), and depths from the new parent.
+        shift = best if path[0] < n else -best
+        top = 0
+        stack[0] = path[0]
+        depth[path[0]] = depth[outside] + 1
+        while top >= 0:
+            x = stack[top]
+            top -= 1
+            pot[x] += shift if x < n else -shift
+            ch = first[x]
+            while ch != -1:
+                depth[ch] = depth[x] + 1
+                top += 1
+                stack[top] = ch
+                ch = nxt[ch]
+
+
+Cells = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, bool]
+
+
+def solve_transportation(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float,
+                         max_pivots: int, block_factor: float = 0.5) -> Cells:
+    """(rows, cols, values) of the optimal basic plan's cells, potentials f (n) and g
+    (m), pivots, and whether optimality was proved within max_pivots."""
+    n, m = M.shape
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    # Blocks of sqrt(nm) / 2 cells: measured 1.06x ot.emd2's time at n = 1000 and 1.09x
+    # at 2000, against 1.15x and 1.20x for sqrt(nm) and 1.45x and 1.72x for 2 sqrt(nm).
+    block = max(int(block_factor * np.sqrt(n * m)), 16)
+    parent, flow, pot, pivots, status = network_simplex(
+        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), M, eps,
+        max_pivots, block)
+    nodes = np.flatnonzero(parent >= 0)
+    par = parent[nodes]
+    source = nodes < n
+    rows = np.where(source, nodes, par)
+    cols = np.where(source, par, nodes) - n
+    return rows, cols, flow[nodes], pot[:n].copy(), pot[n:].copy(), int(pivots), \
+        status == OPTIMAL
