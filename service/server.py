@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
 
 import grpc
@@ -12,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+import solvers
 from service.auth import TokenInterceptor, server_credentials
 from service.completion import MatrixCompletionServicer
 from service.config import ServerConfig
@@ -96,6 +98,11 @@ class SolverdServer:
         self.metrics_port = 0
 
     async def start(self) -> None:
+        # Before the port opens: no request waits for numba compilation, and a startup
+        # probe sees no SERVING until the kernels are ready.
+        started = time.perf_counter()
+        await asyncio.to_thread(solvers.warm_up)
+        log.info("kernels ready in %.2f s", time.perf_counter() - started)
         address = f"{self.config.host}:{self.config.port}"
         self.port = (self.server.add_insecure_port(address) if self.credentials is None
                      else self.server.add_secure_port(address, self.credentials))

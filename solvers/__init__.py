@@ -6,4 +6,14 @@ result dataclass, so everything is usable in-process.
 
 from solvers.errors import Interrupted, SolverInputError
 
-__all__ = ["Interrupted", "SolverInputError"]
+__all__ = ["Interrupted", "SolverInputError", "warm_up"]
+
+
+def warm_up() -> None:
+    """Compile the numba kernels (coordinate passes, network simplex) now rather than
+    on the first request: 0.2-0.4 s each without a cache, milliseconds with one."""
+    from solvers.regression import kernels
+    from solvers.transport import simplex
+
+    kernels.warm_up()
+    simplex.warm_up()

@@ -201,3 +201,26 @@ def test_partial_passes_keep_the_certificate_rigorous(sparse, loss, l1_ratio):
     for r in results[5::8]:
         single = fit(X, y, r.alpha, loss=loss, l1_ratio=l1_ratio, tol=1e-12)
         assert r.primal == pytest.approx(single.primal, rel=1e-7)
+
+
+def test_warm_up_compiles_what_the_solvers_call():
+    """After solvers.warm_up() no fit or exact transport compiles anything more: the
+    server's first request does not wait for numba."""
+    import solvers
+    from solvers.transport import simplex, transport
+
+    solvers.warm_up()
+    dispatchers = (kernels.dense_pass, kernels.sparse_pass, kernels.gram_passes,
+                   simplex.network_simplex)
+    before = [len(d.signatures) for d in dispatchers]
+    assert all(before)
+    for dtype in (np.float64, np.float32):
+        for sparse in (False, True):
+            X, y, _ = sparse_truth(40, 200, 10, seed=9, sparse=sparse)
+            fit(X.astype(dtype), y, alpha_max(X, y) / 100)  # the column solver
+        X, y, _ = sparse_truth(300, 100, 5, seed=9)
+        fit(X.astype(dtype), y, alpha_max(X, y) / 100)  # the Gram solver (W < n / 2)
+    a = np.full(5, 0.2)
+    transport(a, np.array([0.1, 0.2, 0.3, 0.4]), np.random.default_rng(0).random((5, 4)),
+              method="exact")
+    assert [len(d.signatures) for d in dispatchers] == before

@@ -146,3 +146,21 @@ def sparse_pass(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
     state[0] = s
     state[1] = sum_r0
     return vmax
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every signature the solvers call: float64 and
+    float32 designs, dense and CSC with 32-bit indices, and the Gram pass."""
+    import scipy.sparse as sp
+
+    cols = np.arange(2, dtype=np.int64)
+    ones = np.ones(2)
+    for dtype in (np.float64, np.float32):
+        X = np.asfortranarray(np.eye(3, 2, dtype=dtype))
+        dense_pass(X, cols, np.zeros(2), np.ones(3), ones, ones * 0.1, ones * 0, 1 / 3)
+        S = sp.csc_matrix(X)
+        S.indices = S.indices.astype(np.int32)
+        S.indptr = S.indptr.astype(np.int32)
+        sparse_pass(S.data, S.indices, S.indptr, np.zeros(2), cols, np.zeros(2), np.ones(3),
+                    np.zeros(2), ones, ones * 0.1, ones * 0, 1 / 3, 3)
+    gram_passes(np.eye(2), -ones, np.zeros(2), ones * 0.1, ones, cols, 1)

@@ -250,3 +250,9 @@ def solve_transportation(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float
     cols = np.where(source, par, nodes) - n
     return rows, cols, flow[nodes], pot[:n].copy(), pot[n:].copy(), int(pivots), \
         status == OPTIMAL
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) the simplex before the first request needs it."""
+    half = np.full(2, 0.5)
+    solve_transportation(half, half, np.array([[0.0, 1.0], [1.0, 0.0]]), 1e-12, 100)
