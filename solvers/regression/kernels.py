@@ -50,6 +50,13 @@ def _soft(z: float, t: float) -> float:
     return 0.0
 
 
+@compiled(inline="always")
+def _step(g: float, wk: float, lam: float, L: float) -> tuple[float, float]:
+    """The exact minimiser along one coordinate with gradient g and curvature L, and
+    the coordinate's KKT violation before the step."""
+    return _soft(wk - g / L, lam / L), _violation(g, wk, lam)
+
+
 @compiled(fastmath=FAST)
 def gram_passes(H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray,
                 L: np.ndarray, block: np.ndarray, n_passes: int) -> tuple[float, bool]:
@@ -67,9 +74,8 @@ def gram_passes(H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray,
             if not np.isfinite(Lj):
                 continue
             wj = w[j]
-            gj = g[j]
-            vmax = max(vmax, _violation(gj, wj, lam[j]))
-            new = _soft(wj - gj / Lj, lam[j] / Lj)
+            new, v = _step(g[j], wj, lam[j], Lj)
+            vmax = max(vmax, v)
             if new != wj:
                 d = new - wj
                 row = H[j]
@@ -97,9 +103,8 @@ def dense_pass(X: np.ndarray, cols: np.ndarray, w: np.ndarray, r: np.ndarray,
         for i in range(n):
             dot += X[i, j] * r[i]
         wk = w[k]
-        g = -dot * inv_n + l2[k] * wk
-        vmax = max(vmax, _violation(g, wk, lam[k]))
-        new = _soft(wk - g / Lk, lam[k] / Lk)
+        new, v = _step(-dot * inv_n + l2[k] * wk, wk, lam[k], Lk)
+        vmax = max(vmax, v)
         if new != wk:
             d = new - wk
             for i in range(n):
@@ -131,9 +136,8 @@ def sparse_pass(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
         mj = mean[j]
         dot -= mj * sum_r0
         wk = w[k]
-        g = -dot * inv_n + l2[k] * wk
-        vmax = max(vmax, _violation(g, wk, lam[k]))
-        new = _soft(wk - g / Lk, lam[k] / Lk)
+        new, v = _step(-dot * inv_n + l2[k] * wk, wk, lam[k], Lk)
+        vmax = max(vmax, v)
         if new != wk:
             d = new - wk
             col_sum = 0.0
