@@ -104,7 +104,7 @@ def initial_state(prob: Problem, w0: np.ndarray | None) -> State:
     z = D.matvec(support, w[support]) + b
     resid = loss_residual(prob.loss, prob.y, z)
     Xt = D.rmatvec(resid)
-    return State(w, b, z, resid, Xt, np.zeros(D.p, dtype=bool), resid, Xt)
+    return State(w, b, z, resid, Xt, np.zeros(D.p, dtype=bool), resid, Xt.copy())
 
 
 def solve_alpha(prob: Problem, pen: Penalty, state: State, tol: float, max_outer: int,

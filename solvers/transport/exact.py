@@ -44,18 +44,20 @@ def exact_transport(a: np.ndarray, b: np.ndarray, M: np.ndarray,
     # s a power of two rounds nothing.
     top = float(np.abs(M).max()) if M.size else 0.0
     scale = 2.0 ** round(np.log2(top)) if top > 0 and np.isfinite(top) else 1.0
-    solution = _general(a, b, M * (1.0 / scale) if scale != 1.0 else M, max_rounds)
+    solution = _simplex_then_lp(a, b, M * (1.0 / scale) if scale != 1.0 else M, top / scale,
+                                max_rounds)
     if scale != 1.0 and solution.f is not None and solution.g is not None:
         with np.errstate(over="ignore", under="ignore"):
             solution.f, solution.g = solution.f * scale, solution.g * scale
     return solution
 
 
-def _general(a: np.ndarray, b: np.ndarray, M: np.ndarray, max_rounds: int) -> ExactSolution:
+def _simplex_then_lp(a: np.ndarray, b: np.ndarray, M: np.ndarray, top: float,
+                     max_rounds: int) -> ExactSolution:
+    """top: max |M|. Potentials sum costs along tree paths (rounding ~1e-16 x depth x
+    top): the pricing tolerance sits above that, so rounding noise never pivots."""
     n, m = M.shape
-    # Potentials sum costs along tree paths (rounding ~1e-16 x depth x max |M|): the
-    # tolerance sits above that, so rounding noise never pivots.
-    eps = 1e-12 * max(float(np.abs(M).max()), 1e-300)
+    eps = 1e-12 * max(top, 1e-300) if np.isfinite(top) else 1e-12
     rows, cols, x, f, g, pivots, optimal = solve_transportation(
         a, b, M, eps, PIVOTS_PER_NODE * (n + m))
     if not optimal:
