@@ -79,6 +79,17 @@ def test_sparse_pass_matches_the_definition(center):
     assert state[1] == pytest.approx(r0.sum(), abs=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_dots_match_a_product(dtype):
+    rng = np.random.default_rng(12)
+    X = np.asfortranarray(rng.standard_normal((50, 30)).astype(dtype))
+    r = rng.standard_normal(50)
+    cols = np.array([29, 0, 7, 7], dtype=np.int64)
+    want = X.astype(np.float64)[:, cols].T @ r
+    assert np.allclose(kernels.column_dots(X, cols, r), want, rtol=1e-12, atol=1e-12)
+    assert Design(X, center=False).rmatvec_columns(cols, r) == pytest.approx(want, rel=1e-12)
+
+
 def test_gram_passes_match_the_definition():
     rng = np.random.default_rng(2)
     A = rng.standard_normal((30, 10))
@@ -211,7 +222,7 @@ def test_warm_up_compiles_what_the_solvers_call():
 
     solvers.warm_up()
     dispatchers = (kernels.dense_pass, kernels.sparse_pass, kernels.gram_passes,
-                   simplex.network_simplex)
+                   kernels.column_dots, simplex.network_simplex)
     before = [len(d.signatures) for d in dispatchers]
     assert all(before)
     for dtype in (np.float64, np.float32):

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from solvers.backend import CPU, Backend
 from solvers.errors import SolverInputError
+from solvers.regression import kernels
 
 FLOATS = (np.float32, np.float64)
 
@@ -93,6 +94,9 @@ class Design:
         """X[:, cols]^T r (float64, host): a working set's share of a pass."""
         if cols.size == 0:
             return np.zeros(0)
+        if not (self.sparse or self.backend.is_gpu):  # dense host X: no column copies
+            return kernels.column_dots(self.X, np.ascontiguousarray(cols, dtype=np.int64),
+                               np.ascontiguousarray(r, dtype=np.float64))
         out = self.backend.to_host(self.columns(cols).T @ self.vec(r))
         out = np.asarray(out, dtype=np.float64).ravel()
         if self.mean is not None:
