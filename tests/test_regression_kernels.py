@@ -104,7 +104,8 @@ def test_gram_passes_match_the_definition():
             want[j] = _soft(want[j] - g / H[j, j], lam[j] / H[j, j])
     got = w.copy()
     g = H @ got - c
-    kernels.gram_passes(H, g, got, lam, np.diag(H).copy(), np.arange(10), 3)
+    for _ in range(3):
+        kernels.gram_pass(H, g, got, lam, np.diag(H).copy(), np.arange(10))
     assert np.allclose(got, want, rtol=1e-12, atol=1e-14)
     assert np.allclose(g, H @ got - c, atol=1e-12)
 
@@ -221,7 +222,7 @@ def test_warm_up_compiles_what_the_solvers_call():
     from solvers.transport import simplex, transport
 
     solvers.warm_up()
-    dispatchers = (kernels.dense_pass, kernels.sparse_pass, kernels.gram_passes,
+    dispatchers = (kernels.dense_pass, kernels.sparse_pass, kernels.gram_pass,
                    kernels.column_dots, simplex.network_simplex)
     before = [len(d.signatures) for d in dispatchers]
     assert all(before)

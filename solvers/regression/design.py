@@ -96,7 +96,7 @@ class Design:
             return np.zeros(0)
         if not (self.sparse or self.backend.is_gpu):  # dense host X: no column copies
             return kernels.column_dots(self.X, np.ascontiguousarray(cols, dtype=np.int64),
-                               np.ascontiguousarray(r, dtype=np.float64))
+                                       np.ascontiguousarray(r, dtype=np.float64))
         out = self.backend.to_host(self.columns(cols).T @ self.vec(r))
         out = np.asarray(out, dtype=np.float64).ravel()
         if self.mean is not None:

@@ -27,9 +27,8 @@ import scipy.linalg as la
 
 from solvers.regression import kernels
 from solvers.regression.objective import violations
-from solvers.regression.residual import anderson_point
+from solvers.regression.residual import ANDERSON, anderson_point
 
-ANDERSON = 5  # passes per extrapolation
 # A dense Cholesky of k^3/3 flops: at k = 5000 about 0.7 s on one core, more than the
 # coordinate passes it would save; larger blocks converge by the passes alone.
 NEWTON_MAX = 2000
@@ -113,8 +112,7 @@ def solve_block(H: np.ndarray, grad: np.ndarray, w: np.ndarray, lam: np.ndarray,
         # pass of exact coordinate minimisations over the block, which makes safe
         # progress on ill-conditioned blocks where cut Newton steps crawl, with
         # Anderson extrapolation of the passes; Newton again once the signs settle.
-        _, flipped = kernels.gram_passes(H, g, w, lam, L, B, 1)
-        stable = 0 if flipped else stable + 1
+        stable = 0 if kernels.gram_pass(H, g, w, lam, L, B) else stable + 1
         try_newton = "free" if stable >= patience else False
         history.append(w.copy())
         if len(history) == ANDERSON + 1:

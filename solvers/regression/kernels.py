@@ -28,7 +28,7 @@ import numpy as np
 from solvers.jit import compiled
 
 # Reassociation lets LLVM vectorise the dot products (a sum in another order, exact to
-# rounding); no-NaN/no-inf flags are left out: gram_passes tests for an infinite L.
+# rounding); no-NaN/no-inf flags are left out: gram_pass tests for an infinite L.
 FAST = {"reassoc", "contract"}
 
 
@@ -53,38 +53,33 @@ def _soft(z: float, t: float) -> float:
 @compiled(inline="always")
 def _step(g: float, wk: float, lam: float, L: float) -> tuple[float, float]:
     """The exact minimiser along one coordinate with gradient g and curvature L, and
-    the coordinate's KKT violation before the step."""
+    the coordinate's KKT violation before the step (the column passes' stopping test)."""
     return _soft(wk - g / L, lam / L), _violation(g, wk, lam)
 
 
 @compiled(fastmath=FAST)
-def gram_passes(H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray,
-                L: np.ndarray, block: np.ndarray, n_passes: int) -> tuple[float, bool]:
-    """n_passes cyclic passes over `block` on H (symmetric, C order), updating w and
-    g = H w - c in place. Returns the last pass's largest violation and whether that
-    pass changed any sign of w."""
-    vmax = 0.0
+def gram_pass(H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray,
+              L: np.ndarray, block: np.ndarray) -> bool:
+    """One cyclic pass over `block` on H (symmetric, C order), updating w and
+    g = H w - c in place. Returns whether the pass changed any sign of w (greedy.py
+    computes the violations itself, over the whole working set)."""
     flipped = False
-    for _ in range(n_passes):
-        vmax = 0.0
-        flipped = False
-        for b in range(block.size):
-            j = block[b]
-            Lj = L[j]
-            if not np.isfinite(Lj):
-                continue
-            wj = w[j]
-            new, v = _step(g[j], wj, lam[j], Lj)
-            vmax = max(vmax, v)
-            if new != wj:
-                d = new - wj
-                row = H[j]
-                for i in range(g.size):
-                    g[i] += row[i] * d
-                w[j] = new
-                if (new > 0) != (wj > 0) or (new < 0) != (wj < 0):
-                    flipped = True
-    return vmax, flipped
+    for b in range(block.size):
+        j = block[b]
+        Lj = L[j]
+        if not np.isfinite(Lj):
+            continue
+        wj = w[j]
+        new = _soft(wj - g[j] / Lj, lam[j] / Lj)
+        if new != wj:
+            d = new - wj
+            row = H[j]
+            for i in range(g.size):
+                g[i] += row[i] * d
+            w[j] = new
+            if (new > 0) != (wj > 0) or (new < 0) != (wj < 0):
+                flipped = True
+    return flipped
 
 
 @compiled(fastmath=FAST)
@@ -182,4 +177,4 @@ def warm_up() -> None:
         S.indptr = S.indptr.astype(np.int32)
         sparse_pass(S.data, S.indices, S.indptr, np.zeros(2), cols, np.zeros(2), np.ones(3),
                     np.zeros(2), ones, ones * 0.1, ones * 0, 1 / 3, 3)
-    gram_passes(np.eye(2), -ones, np.zeros(2), ones * 0.1, ones, cols, 1)
+    gram_pass(np.eye(2), -ones, np.zeros(2), ones * 0.1, ones, cols)

@@ -28,7 +28,6 @@ class ResidualSolve:
     w: np.ndarray  # the working set's coefficients
     resid: np.ndarray  # y - X w over all samples, as updated by the passes
     passes: int
-    extrapolations: int  # Anderson points accepted
 
 
 def anderson_point(history: list[np.ndarray]) -> np.ndarray | None:
@@ -66,7 +65,7 @@ def solve_residual(D: Design, W: np.ndarray, w: np.ndarray, resid: np.ndarray,
         mean = D.mean if D.mean is not None else np.zeros(D.p)
         state = np.array([0.0, r.sum()])
     history = [w.copy()]
-    passes = extrapolations = 0
+    passes = 0
     while passes < max_passes:
         if sparse:
             vmax = kernels.sparse_pass(X.data, X.indices, X.indptr, mean, cols, w, r, state,
@@ -88,10 +87,9 @@ def solve_residual(D: Design, W: np.ndarray, w: np.ndarray, resid: np.ndarray,
             r_point = r - D.matvec(W, point - w)
             if _objective(r_point, point, lam, l2) < _objective(r, w, lam, l2):
                 w, r = point, r_point
-                extrapolations += 1
                 if sparse:
                     state[1] = r.sum()
         history = [w.copy()]
     if sparse:
         r += state[0]
-    return ResidualSolve(w, r, passes, extrapolations)
+    return ResidualSolve(w, r, passes)
