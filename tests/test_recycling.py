@@ -54,6 +54,23 @@ def test_gcrodr_space_satisfies_its_invariants() -> None:
     np.testing.assert_allclose((a_next @ moved.u.T).T, moved.c, atol=1e-8 * abs(moved.c).max())
 
 
+@pytest.mark.parametrize("method", ["gcrodr", "recycled_cg"])
+def test_products_are_the_steps_the_setup_and_one_check(method: str) -> None:
+    """From x0 = 0, products = Krylov steps + the k of moving the space + the one true
+    residual that verifies convergence: GCRO-DR's cycles end on the Arnoldi recurrence
+    (a GEMV), not on a product with A per cycle."""
+    mats = _darcy_sequence(3)
+    b = np.ones(mats[0].shape[0])
+    space = None
+    for a in mats:
+        r = solve(a, b, method=method, rtol=1e-9, recycle=8, restart=24, recycle_space=space)
+        assert r.converged and r.iterations > 24  # several GCRO-DR cycles
+        setup = r.extra["recycle_setup_matvecs"]
+        assert setup == (0 if space is None else 8)
+        assert r.matvecs == r.iterations + setup + 1
+        space = r.extra["recycle_space"]
+
+
 def test_recycled_cg_with_jacobi_and_many_columns() -> None:
     a = _darcy_sequence(1)[0]
     rng = np.random.default_rng(3)
