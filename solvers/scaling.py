@@ -8,6 +8,7 @@ only the exponent changes), solves, and scales the answer back.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -22,9 +23,15 @@ def safe_scale(values: Any, terms: int, dtype: Any = np.float64, base: int = 2) 
     # max and min rather than max |values|: no temporary the size of the data (a
     # 2000 x 10000 design took 31 ms per call that way). NaN propagates either way.
     top = max(float(values.max()), -float(values.min())) if values.size else 0.0
-    info = np.finfo(dtype)
-    high = math.sqrt(float(info.max) / (4 * max(terms, 1)))
-    low = math.sqrt(float(info.tiny)) * 2.0**20
+    low, high = _safe_range(np.dtype(dtype), max(terms, 1))
     if top == 0.0 or not math.isfinite(top) or low <= top <= high:
         return 1.0
     return float(base) ** round(math.log(top, base))
+
+
+@functools.lru_cache(maxsize=256)
+def _safe_range(dtype: np.dtype, terms: int) -> tuple[float, float]:
+    """The magnitudes whose squares, summed `terms` times, neither overflow nor
+    underflow `dtype` (cached: every tiny solve asks twice)."""
+    info = np.finfo(dtype)
+    return math.sqrt(float(info.tiny)) * 2.0**20, math.sqrt(float(info.max) / (4 * terms))

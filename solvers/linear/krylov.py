@@ -37,6 +37,8 @@ class KernelOutcome:
     iterations: int
     matvecs: int
     reason: str  # "converged", "max_iterations" or "breakdown: ..."
+    # ||b - A x|| for the returned x where the caller measured it (solve's _iterate).
+    true_residual: float | None = None
 
 
 def _dot(xp: ModuleType, u: Any, v: Any) -> float:
