@@ -64,7 +64,11 @@ def _tiny(problem: validation.SolveProblem, backend: Any) -> bool:
 
 
 # A first try on the event loop (see run_solver) for solves whose setup is cheap.
-FIRST_TRY_SECONDS = 0.004
+# Long enough for a CG of a few thousand unknowns under load (5-6 ms): one that misses
+# it is started again on a worker, its first try wasted, and fights the loop for the
+# GIL. Measured, 1,500 tiny/s plus 2% such solves, 2 processes: 4 ms gave tiny p99
+# 8-38 ms (median of 6 runs 17) and medium p99 29-91 ms; 12 ms gave 8-17 (10) and 12-18.
+FIRST_TRY_SECONDS = 0.012
 _FIRST_TRY_METHODS = ("cg", "minres", "gmres", "bicgstab")
 
 
