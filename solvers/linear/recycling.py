@@ -253,12 +253,14 @@ def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, ch
 
     With U A U^T = I (C = A U), the start is projected, x += U^T U r, and every search
     direction is kept A-orthogonal to U: p = z + beta p - U^T (C z). The first
-    `harvest` search directions (default 2k) and their products are kept; Rayleigh-Ritz
+    `harvest` search directions (default 3k) and their products are kept; Rayleigh-Ritz
     of A on span[U; P] gives the k Ritz vectors of least Ritz value for the next system
     at no extra product with A.
     """
     k = recycle
-    s = 2 * k if harvest is None else harvest
+    # Measured on the 64^2 Darcy batch (k = 20), products per system against CG's 288:
+    # 2k directions 174 (0.604x), 2.5k 170, 3k 166 (0.578x), 4k 163; wall time +7% at 3k.
+    s = 3 * k if harvest is None else harvest
     r, matvecs = _initial_residual(A, b, x, xp)
     if space is not None and space.k:
         coef = space.u @ r
