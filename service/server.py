@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable
 
@@ -139,10 +140,13 @@ async def serve(config: ServerConfig, cpu_workers: int, blas_threads: int,
     server = SolverdServer(config, cpu_workers, blas_threads)
     await server.start()
     devices = ", ".join(f"{name} x{pool.workers}" for name, pool in server.pools.items())
-    # Tests and scripts wait for this exact line.
-    print(f"solverd {VERSION} serving on {config.host}:{server.port} "
-          f"metrics :{server.metrics_port} workers [{devices}] blas_threads {blas_threads}",
-          flush=True)
+    # Tests and scripts wait for this exact line. One write: with --processes every
+    # process prints it to the same pipe, and print() under `python -u` writes the text
+    # and its newline apart, so two ready lines could merge into one.
+    sys.stdout.write(f"solverd {VERSION} serving on {config.host}:{server.port} "
+                     f"metrics :{server.metrics_port} workers [{devices}] "
+                     f"blas_threads {blas_threads}\n")
+    sys.stdout.flush()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

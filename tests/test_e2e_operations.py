@@ -230,7 +230,7 @@ def test_several_processes_share_one_port_and_stop_together() -> None:
         # Each process prints its own ready line (the drain thread collects them): wait
         # for the second one too, so a SIGTERM cannot arrive before both serve.
         deadline = time.monotonic() + 60
-        while sum("serving on" in line for line in running.lines) < 2:
+        while sum(line.count("serving on") for line in running.lines) < 2:
             assert time.monotonic() < deadline, running.lines
             time.sleep(0.05)
         # Each new connection lands on one of the processes (SO_REUSEPORT).
