@@ -109,10 +109,18 @@ def _degenerate_instances(count: int):
         else:
             a, b = np.ones(n), np.ones(m)
         M = rng.integers(0, 5, (n, m)).astype(float) if k % 2 else rng.random((n, m))
+        if k % 5 == 4:  # costs float32 cannot tell apart: its pricing must hand over
+            M = M + 1e-9 * rng.random((n, m))
         yield a / a.sum(), b / b.sum(), M
 
 
-def test_network_simplex_on_degenerate_problems():
+@pytest.mark.parametrize("coarse", [False, True])
+def test_network_simplex_on_degenerate_problems(coarse, monkeypatch):
+    """Float64 pricing only, and (coarse) float32 pricing first as for large M."""
+    import solvers.transport.simplex as simplex
+
+    if coarse:
+        monkeypatch.setattr(simplex, "COARSE_PRICING_CELLS", 0)
     solved = 0
     for a, b, M in _degenerate_instances(240):
         solution = exact_transport(a, b, M)

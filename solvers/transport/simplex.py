@@ -13,7 +13,11 @@ reduced cost M_ij - u_i - v_j is >= -eps.
 - Pricing: block search (the rule LEMON's network simplex uses by default): scan
   blocks of about sqrt(nm) / 2 cells from where the last scan stopped and enter the most
   negative reduced cost of the first block that has one. Optimal after a full cycle
-  over all cells finds none.
+  over all cells finds none. The scans read M about 35 times over, so a cost matrix
+  beyond the caches is priced from a float32 copy (half the memory traffic): a cell
+  enters only if its float64 reduced cost is negative, and the first float32 candidate
+  that is not (or a full cycle with none) hands over to float64 pricing, which alone
+  declares optimality.
 - The tree keeps parent pointers, depths and doubly linked child lists: a pivot
   costs its cycle (found by climbing to the common ancestor) plus the subtree that
   moves, whose potentials and depths are updated in one traversal.
@@ -30,6 +34,8 @@ from solvers.jit import compiled
 
 OPTIMAL = 0
 MAX_PIVOTS = 1
+# Cost matrices of at least this many cells (16 MB in float64) are priced in float32 first.
+COARSE_PRICING_CELLS = 1 << 21
 
 
 @compiled()
@@ -58,12 +64,13 @@ def _attach(x: int, p: int, parent: np.ndarray, first: np.ndarray, nxt: np.ndarr
 
 
 @compiled(fastmath={"reassoc", "contract"})
-def network_simplex(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float,
-                    max_pivots: int, block: int
+def network_simplex(a: np.ndarray, b: np.ndarray, M: np.ndarray, M32: np.ndarray,
+                    eps: float, eps32: float, max_pivots: int, block: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Returns (parent, flow, potential, pivots, status): node x's tree edge joins it
     to parent[x] (-1 for the root, source 0) and carries flow[x]; potential holds u
-    then v. status OPTIMAL or MAX_PIVOTS."""
+    then v. status OPTIMAL or MAX_PIVOTS. M32: M in float32 for the first phase of
+    pricing, with eps32 = eps plus its rounding; empty for float64 pricing only."""
     n, m = M.shape
     N = n + m
     parent = np.full(N, -1, dtype=np.int64)
@@ -114,10 +121,11 @@ def network_simplex(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float,
     path_t = np.empty(N, dtype=np.int64)
     stack = np.empty(N, dtype=np.int64)
     pivots = 0
+    coarse = M32.shape[0] > 0
     while True:
         # Block search for an entering cell, in row segments from where the last one
         # stopped.
-        best = -eps
+        best = -eps32 if coarse else -eps
         bi = -1
         bj = -1
         scanned = 0
@@ -125,13 +133,22 @@ def network_simplex(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float,
         while scanned < cells:
             seg = min(m - cj, left, cells - scanned)
             ui = pot[ci]
-            row = M[ci]
-            for q in range(cj, cj + seg):
-                d = row[q] - ui - pot[n + q]
-                if d < best:
-                    best = d
-                    bi = ci
-                    bj = q
+            if coarse:
+                row32 = M32[ci]
+                for q in range(cj, cj + seg):
+                    d = row32[q] - ui - pot[n + q]
+                    if d < best:
+                        best = d
+                        bi = ci
+                        bj = q
+            else:
+                row = M[ci]
+                for q in range(cj, cj + seg):
+                    d = row[q] - ui - pot[n + q]
+                    if d < best:
+                        best = d
+                        bi = ci
+                        bj = q
             scanned += seg
             left -= seg
             cj += seg
@@ -142,7 +159,14 @@ def network_simplex(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float,
                 if bi != -1:
                     break
                 left = block
+        if coarse and bi != -1:
+            best = M[bi, bj] - pot[bi] - pot[n + bj]  # the exact reduced cost
+            if not best < -eps:
+                bi = -1
         if bi == -1:
+            if coarse:
+                coarse = False
+                continue
             return parent, flow, pot, pivots, OPTIMAL
         if pivots >= max_pivots:
             return parent, flow, pot, pivots, MAX_PIVOTS
@@ -240,9 +264,18 @@ def solve_transportation(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float
     # Blocks of sqrt(nm) / 2 cells: measured 1.06x ot.emd2's time at n = 1000 and 1.09x
     # at 2000, against 1.15x and 1.20x for sqrt(nm) and 1.45x and 1.72x for 2 sqrt(nm).
     block = max(int(block_factor * np.sqrt(n * m)), 16)
+    # Measured at n = 2000 (32 MB of costs): 0.57 -> 0.28 s uniform and 0.67 -> 0.54 s
+    # random weights with float32 pricing; at n = 1000 (8 MB) 10% slower (the copy).
+    if n * m >= COARSE_PRICING_CELLS:
+        M32 = M.astype(np.float32)
+        # Rounding to float32 moves a cost by at most half an ulp, 2^-24 max |M|: a
+        # float32 candidate must clear twice that, so near-ties are left to float64.
+        eps32 = eps + float(np.abs(M32).max()) * 2.0**-23
+    else:
+        M32, eps32 = np.empty((0, 0), dtype=np.float32), eps
     parent, flow, pot, pivots, status = network_simplex(
-        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), M, eps,
-        max_pivots, block)
+        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), M, M32, eps,
+        eps32, max_pivots, block)
     nodes = np.flatnonzero(parent >= 0)
     par = parent[nodes]
     source = nodes < n
