@@ -63,6 +63,20 @@ def _attach(x: int, p: int, parent: np.ndarray, first: np.ndarray, nxt: np.ndarr
     first[p] = x
 
 
+@compiled(fastmath={"reassoc", "contract"}, inline="always")
+def _scan_row(row: np.ndarray, ui: float, v: np.ndarray, start: int, stop: int,
+              best: float) -> tuple[float, int]:
+    """The least reduced cost row[q] - ui - v[q] below `best` over q in [start, stop),
+    and its q (-1 when none is below)."""
+    found = -1
+    for q in range(start, stop):
+        d = row[q] - ui - v[q]
+        if d < best:
+            best = d
+            found = q
+    return best, found
+
+
 @compiled(fastmath={"reassoc", "contract"})
 def network_simplex(a: np.ndarray, b: np.ndarray, M: np.ndarray, M32: np.ndarray,
                     eps: float, eps32: float, max_pivots: int, block: int
@@ -132,23 +146,14 @@ def network_simplex(a: np.ndarray, b: np.ndarray, M: np.ndarray, M32: np.ndarray
         left = block
         while scanned < cells:
             seg = min(m - cj, left, cells - scanned)
-            ui = pot[ci]
+            # One scan, compiled once per row dtype (float32 M32, float64 M).
             if coarse:
-                row32 = M32[ci]
-                for q in range(cj, cj + seg):
-                    d = row32[q] - ui - pot[n + q]
-                    if d < best:
-                        best = d
-                        bi = ci
-                        bj = q
+                best, q = _scan_row(M32[ci], pot[ci], pot[n:], cj, cj + seg, best)
             else:
-                row = M[ci]
-                for q in range(cj, cj + seg):
-                    d = row[q] - ui - pot[n + q]
-                    if d < best:
-                        best = d
-                        bi = ci
-                        bj = q
+                best, q = _scan_row(M[ci], pot[ci], pot[n:], cj, cj + seg, best)
+            if q >= 0:
+                bi = ci
+                bj = q
             scanned += seg
             left -= seg
             cj += seg
@@ -270,7 +275,7 @@ def solve_transportation(a: np.ndarray, b: np.ndarray, M: np.ndarray, eps: float
         M32 = M.astype(np.float32)
         # Rounding to float32 moves a cost by at most half an ulp, 2^-24 max |M|: a
         # float32 candidate must clear twice that, so near-ties are left to float64.
-        eps32 = eps + float(np.abs(M32).max()) * 2.0**-23
+        eps32 = eps + max(float(M32.max()), -float(M32.min())) * 2.0**-23
     else:
         M32, eps32 = np.empty((0, 0), dtype=np.float32), eps
     parent, flow, pot, pivots, status = network_simplex(
