@@ -10,10 +10,13 @@ __all__ = ["Interrupted", "SolverInputError", "warm_up"]
 
 
 def warm_up() -> None:
-    """Compile the numba kernels (coordinate passes, network simplex) now rather than
-    on the first request: 0.2-0.4 s each without a cache, milliseconds with one."""
+    """Compile the numba kernels (coordinate passes, network simplex, deflated CG) now
+    rather than on the first request: 0.2-0.4 s each without a cache, milliseconds
+    with one."""
+    from solvers.linear import recycled_cg_cpu
     from solvers.regression import kernels
     from solvers.transport import simplex
 
     kernels.warm_up()
     simplex.warm_up()
+    recycled_cg_cpu.warm_up()

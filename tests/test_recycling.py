@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from solvers import SolverInputError
-from solvers.linear import recycling, solve
+from solvers.linear import recycled_cg_cpu, recycling, solve
 
 from problems import darcy_2d, gaussian_random_field, poisson_2d
 
@@ -135,3 +135,99 @@ def test_order_by_starts_at_an_end_and_subsamples() -> None:
     rng = np.random.default_rng(0)
     big = np.cumsum(rng.standard_normal((6, 200)), axis=0)  # a random walk: order 0..5
     assert order_by(big, max_columns=50) in ([0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0])
+
+
+@pytest.mark.parametrize("preconditioner", ["none", "jacobi"])
+def test_compiled_deflated_cg_agrees_with_the_numpy_loop(preconditioner: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled CPU loop (recycled_cg_cpu) and the NumPy loop the GPU runs are the
+    same method: same answers, products per system within rounding's reach."""
+    mats = _darcy_sequence(6)
+    b = np.ones(mats[0].shape[0])
+
+    def run() -> list[int]:
+        space, products = None, []
+        for a in mats:
+            r = solve(a, b, method="recycled_cg", preconditioner=preconditioner, rtol=1e-9,
+                      recycle=10, recycle_space=space)
+            x_ref = spla.spsolve(a.tocsc(), b)
+            assert r.converged
+            assert np.linalg.norm(r.x - x_ref) <= 1e-6 * np.linalg.norm(x_ref)
+            space = r.extra["recycle_space"]
+            products.append(r.matvecs)
+        return products
+
+    calls = []
+    real = recycled_cg_cpu.deflated_cg
+    monkeypatch.setattr(recycled_cg_cpu, "deflated_cg",
+                        lambda *args: calls.append(1) or real(*args))
+    compiled = run()
+    assert len(calls) == len(mats)
+    monkeypatch.setattr(recycled_cg_cpu, "applies", lambda *args: False)
+    loop = run()
+    assert compiled[0] == pytest.approx(loop[0], abs=2)  # plain CG: no space yet
+    assert sum(compiled) == pytest.approx(sum(loop), rel=0.05)
+    assert np.mean(compiled[3:]) < 0.8 * compiled[0]
+
+
+def test_direction_gram_is_the_gram_matrix_of_the_directions() -> None:
+    """CG's scalars give Pt Pt^T exactly where orthogonality holds (a well-conditioned
+    matrix), and the unprojected directions stay orthogonal to U."""
+    n = 400
+    a = (sp.diags([np.full(n - 1, -1.0), 4.0 + np.linspace(0, 3, n), np.full(n - 1, -1.0)],
+                  [-1, 0, 1])).tocsr()
+    rng = np.random.default_rng(5)
+    b = rng.standard_normal(n)
+    _, first = recycled_cg_cpu.deflated_cg(a, b.copy(), np.zeros(n), None, 1e-12, 1000,
+                                           lambda: None, np.zeros((0, n)), np.zeros((0, n)),
+                                           12, 0)
+    assert first.gram is not None
+    np.testing.assert_allclose(first.gram, first.z @ first.z.T, rtol=1e-9, atol=1e-12)
+    r = solve(a, b, method="recycled_cg", rtol=1e-10, recycle=6)
+    space, _ = recycling.adopt(r.extra["recycle_space"], a, np, same_matrix=True)
+    res = b - space.c.T @ (space.u @ b)
+    _, kept = recycled_cg_cpu.deflated_cg(a, res, space.u.T @ (space.u @ b), None, 1e-12,
+                                          1000, lambda: None, space.u, space.c, 12, 0)
+    pt = kept.z[6:]
+    # Rounding leaves U r at eps |r_0| while the A-normalised directions grow as r
+    # falls (here 1e-17 -> 2e-11 over 12 steps): far below what the Ritz step sees.
+    assert np.abs(space.u @ pt.T).max() <= 1e-8 * np.abs(pt).max()
+    np.testing.assert_allclose(kept.gram, pt @ pt.T, rtol=1e-8, atol=1e-12)
+
+
+def test_a_returned_space_outlives_the_next_solve() -> None:
+    """The harvest buffers are reused per thread; a space handed out must not be."""
+    mats = _darcy_sequence(3)
+    b = np.ones(mats[0].shape[0])
+    first = solve(mats[0], b, method="recycled_cg", rtol=1e-9, recycle=8)
+    space = first.extra["recycle_space"]
+    u, c = space.u.copy(), space.c.copy()
+    solve(mats[1], b, method="recycled_cg", rtol=1e-9, recycle=8)
+    solve(mats[2], b, method="recycled_cg", rtol=1e-9, recycle=8, recycle_space=space)
+    np.testing.assert_array_equal(space.u, u)
+    np.testing.assert_array_equal(space.c, c)
+
+
+def test_recycled_cg_in_float32_and_refuses_ilu() -> None:
+    mats = _darcy_sequence(3)
+    b = np.ones(mats[0].shape[0])
+    space = None
+    for a in mats:
+        r = solve(a, b, method="recycled_cg", precision="float32", rtol=1e-4, recycle=8,
+                  recycle_space=space)
+        x_ref = spla.spsolve(a.tocsc(), b)
+        assert r.converged and np.linalg.norm(r.x - x_ref) <= 1e-3 * np.linalg.norm(x_ref)
+        space = r.extra["recycle_space"]
+        assert space.u.dtype == np.float32
+    with pytest.raises(SolverInputError, match="symmetric"):
+        solve(mats[0], b, method="recycled_cg", preconditioner="ilu")
+
+
+def test_recycled_cg_that_starts_converged_keeps_its_space() -> None:
+    a = _darcy_sequence(1)[0]
+    b = np.ones(a.shape[0])
+    first = solve(a, b, method="recycled_cg", rtol=1e-10, recycle=8)
+    r = solve(a, b, method="recycled_cg", rtol=1e-8, x0=first.x, recycle=8,
+              recycle_space=first.extra["recycle_space"], same_matrix=True)
+    assert r.converged and r.iterations == 0
+    assert r.extra["recycle_space"].k == 8

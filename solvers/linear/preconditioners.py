@@ -17,6 +17,17 @@ Precond = Callable[[Any], Any] | None  # None: no preconditioner
 PRECONDITIONERS = ("none", "jacobi", "ilu")
 
 
+class Diagonal:
+    """v -> d * v. The inverse diagonal stays readable so that a compiled loop
+    (recycled_cg_cpu) can fuse the scaling into its own passes."""
+
+    def __init__(self, inverse: Any) -> None:
+        self.inverse = inverse
+
+    def __call__(self, v: Any) -> Any:
+        return self.inverse * v
+
+
 def has_ilu(backend: Backend) -> bool:
     if not backend.is_gpu:
         return True
@@ -44,10 +55,9 @@ def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Back
                                    f"jacobi needs a nonzero diagonal; A[{zero[0]},{zero[0]}] = 0")
         # MINRES needs a positive definite preconditioner: |diag| keeps the scaling.
         inv = 1.0 / (np.abs(diag) if method == "minres" else diag)
-        inv_dev = backend.asarray(inv, dtype=dtype)
-        return lambda v: inv_dev * v
+        return Diagonal(backend.asarray(inv, dtype=dtype))
     if name == "ilu":
-        if method in ("cg", "minres"):
+        if method in ("cg", "minres", "recycled_cg"):
             raise SolverInputError("preconditioner",
                                    f"ilu is not symmetric; {method} needs a symmetric "
                                    "preconditioner (use jacobi, or gmres/bicgstab)")

@@ -12,7 +12,9 @@ GEMV each on either backend. U lives in the solution space (right
 preconditioning, x = M y), so C = A U stays meaningful when the matrix and its
 preconditioner change; the small eigen- and least-squares problems run on the host
 once per cycle. Orthogonalisation is classical Gram-Schmidt applied twice
-(Giraud, Langou, Rozloznik 2005) against [C; V] at once.
+(Giraud, Langou, Rozloznik 2005) against [C; V] at once. On the CPU, deflated CG
+on a CSR matrix runs as one compiled loop (recycled_cg_cpu); the loop here serves
+the GPU and every other operand.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from solvers.linear import recycled_cg_cpu
 from solvers.linear.krylov import (
     Check,
     KernelOutcome,
@@ -89,7 +92,8 @@ def adopt(space: RecycleSpace, A: Any, xp: ModuleType,
     """The space for a new system: as is for the same matrix; else C = A_new U and
     re-normalised (k products with A). Returns the space and the products spent."""
     if same_matrix:
-        return space, 0
+        # _ritz leaves U A U^T = I to rounding; deflated CG wants it exact.
+        return (space if space.kind == "gcrodr" else _a_orthonormal(xp, space)), 0
     # A space from a client may hold any finite numbers: rows scaled to max |u| = 1
     # keep C = A U and the Gram matrices below overflow; the span, all that is kept
     # of U here (C is recomputed and re-normalised), is unchanged.
@@ -262,12 +266,19 @@ def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, ch
     # 2k directions 174 (0.604x), 2.5k 170, 3k 166 (0.578x), 4k 163; wall time +7% at 3k.
     s = 3 * k if harvest is None else harvest
     r, matvecs = _initial_residual(A, b, x, xp)
-    if space is not None and space.k:
-        coef = space.u @ r
-        x += space.u.T @ coef
-        r -= space.c.T @ coef
-    z = _apply(M, r)
     deflate = space is not None and space.k > 0
+    if deflate:
+        coef = space.u @ r  # type: ignore[union-attr]
+        x += space.u.T @ coef  # type: ignore[union-attr]
+        r -= space.c.T @ coef  # type: ignore[union-attr]
+    if recycled_cg_cpu.applies(A, M, xp):
+        n = r.shape[0]
+        u = space.u if deflate else np.zeros((0, n), dtype=r.dtype)  # type: ignore[union-attr]
+        c = space.c if deflate else u  # type: ignore[union-attr]
+        outcome, kept = recycled_cg_cpu.deflated_cg(A, r, x, M, tol, maxiter, check, u, c, s,
+                                                    matvecs)
+        return outcome, _ritz(xp, space, kept.z, kept.az, k, kept.shift, kept.gram)
+    z = _apply(M, r)
     p = z - space.u.T @ (space.c @ z) if deflate else z.copy()  # type: ignore[union-attr]
     rz = _dot(xp, r, z)
     kept_p: list[Any] = []
@@ -303,10 +314,16 @@ def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, ch
             beta = rz_new / rz
             rz = rz_new
             p = z + beta * p
-            if space is not None and space.k:
-                p -= space.u.T @ (space.c @ z)
-    new_space = _ritz(xp, space, kept_p, kept_ap, k)
-    return KernelOutcome(x, iterations, matvecs, reason), new_space
+            if deflate:
+                p -= space.u.T @ (space.c @ z)  # type: ignore[union-attr]
+    outcome = KernelOutcome(x, iterations, matvecs, reason)
+    if not kept_p:
+        return outcome, space
+    rows_z, rows_az = xp.stack(kept_p), xp.stack(kept_ap)
+    if deflate:
+        rows_z = xp.concatenate([space.u, rows_z])  # type: ignore[union-attr]
+        rows_az = xp.concatenate([space.c, rows_az])  # type: ignore[union-attr]
+    return outcome, _ritz(xp, space, rows_z, rows_az, k)
 
 
 def _a_orthonormal(xp: ModuleType, space: RecycleSpace) -> RecycleSpace:
@@ -322,36 +339,69 @@ def _a_orthonormal(xp: ModuleType, space: RecycleSpace) -> RecycleSpace:
     return RecycleSpace(linv @ space.u, linv @ space.c, space.kind)
 
 
-def _ritz(xp: ModuleType, space: RecycleSpace | None, kept_p: list[Any], kept_ap: list[Any],
-          k: int) -> RecycleSpace | None:
-    """Rayleigh-Ritz of A on span[U; P]: the k Ritz vectors of least Ritz value,
-    A-orthonormal, with their products obtained by linearity."""
-    rows_z = list(kept_p)
-    rows_az = list(kept_ap)
-    if space is not None and space.k:
-        rows_z = [space.u] + [v[None] for v in rows_z]
-        rows_az = [space.c] + [v[None] for v in rows_az]
-        z = xp.concatenate(rows_z)
-        az = xp.concatenate(rows_az)
-    elif rows_z:
-        z, az = xp.stack(rows_z), xp.stack(rows_az)
-    else:
+def _ritz(xp: ModuleType, space: RecycleSpace | None, z: Any, az: Any, k: int,
+          shift: np.ndarray | None = None,
+          gram: np.ndarray | None = None) -> RecycleSpace | None:
+    """Rayleigh-Ritz of A on the span of the rows of Z = [U; P] (AZ: their products):
+    the k Ritz vectors of least Ritz value, with their products by linearity.
+
+    `shift` (s, k) when the rows after U are Pt = P + shift U, the directions before
+    their projection (recycled_cg_cpu keeps those): the span is the same, and the
+    Gram matrix and the coefficients are moved between the two bases on the host.
+    `gram`, Pt Pt^T from CG's scalars (recycled_cg_cpu.direction_gram), spares the
+    product Z Z^T; the result is checked and, should it come out degenerate, the
+    step is redone with Z Z^T. The returned U is A-orthonormal to rounding only;
+    adopt() makes it exact."""
+    if z.shape[0] == 0 or (z.shape[0] <= k and space is not None):
         return space
-    if z.shape[0] <= k and space is not None:
-        return space
+    m = z.shape[0]
+    kk = m - (0 if shift is None else shift.shape[0])
     # Z A Z^T = I by construction: U A U^T = I, the deflation keeps every direction
     # A-orthogonal to U, CG keeps them conjugate, and each is A-normalised. So the
     # Ritz values are 1 / mu for the eigenvalues mu of Z Z^T, the least the largest.
     # Measured on the Darcy batch: forming Z A Z^T and whitening by it changed the
     # products by 0.1% (166.1 vs 166.3 per system) and cost 10% of the wall time.
-    zz = to_host64(z @ z.T)
+    if gram is not None:
+        zz = np.zeros((m, m))
+        zz[:kk, :kk] = _gram(xp, z[:kk])
+        zz[kk:, kk:] = gram
+    else:
+        zz = _gram(xp, z)
+    if kk < m and shift is not None and shift.size:
+        # Zt = T Z with T = [[I, 0], [shift, I]]: Z Z^T = T^-1 (Zt Zt^T) T^-T.
+        tinv = np.eye(m)
+        tinv[kk:, :kk] = -shift
+        zz = tinv @ zz @ tinv.T
+    else:
+        tinv = None
     zz = 0.5 * (zz + zz.T)
     _, y = np.linalg.eigh(zz)
-    coeff = y[:, ::-1][:, :min(k, y.shape[1])]
-    coeff_dev = xp.asarray(coeff.T, dtype=z.dtype)
-    # Conjugacy holds only to rounding (CG loses some along converged Ritz vectors):
-    # make U A U^T = I exact for the next system.
+    coeff = y[:, ::-1][:, :min(k, m)]
+    coeff_z = coeff if tinv is None else tinv.T @ coeff
+    u = xp.asarray(coeff_z.T, dtype=z.dtype) @ z
+    c = xp.asarray(coeff.T, dtype=z.dtype) @ az
+    if gram is not None and not _well_posed(xp, u, c):
+        return _ritz(xp, space, z, az, k, shift)
+    return RecycleSpace(u, c, "recycled_cg")
+
+
+def _well_posed(xp: ModuleType, u: Any, c: Any) -> bool:
+    """Whether U A U^T (= U C^T) is safely positive definite: Ritz vectors from
+    CG's scalar relations can repeat (Lanczos' ghost copies of a converged one).
+    Cholesky of its unit-diagonal scaling, with every pivot above 1e-8."""
+    h = to_host64(u @ c.T)
+    d = np.diag(h)
+    if not np.all(d > 0):
+        return False
+    scaled = h / np.sqrt(np.outer(d, d))
     try:
-        return _a_orthonormal(xp, RecycleSpace(coeff_dev @ z, coeff_dev @ az, "recycled_cg"))
+        pivots = np.diag(np.linalg.cholesky(0.5 * (scaled + scaled.T)))
     except np.linalg.LinAlgError:
-        return space
+        return False
+    return bool(np.min(pivots) ** 2 > 1e-8)
+
+
+def _gram(xp: ModuleType, z: Any) -> np.ndarray:
+    """Z Z^T on the host in float64 (measured: BLAS's symmetric rank-k update, half
+    the flops, took as long as the GEMM at 80 x 4096)."""
+    return to_host64(z @ z.T)
