@@ -231,3 +231,16 @@ def test_recycled_cg_that_starts_converged_keeps_its_space() -> None:
               recycle_space=first.extra["recycle_space"], same_matrix=True)
     assert r.converged and r.iterations == 0
     assert r.extra["recycle_space"].k == 8
+
+
+def test_a_same_matrix_space_that_is_not_positive_definite_is_dropped_at_no_cost() -> None:
+    """same_matrix trusts C = A U as sent; a C that makes U C^T indefinite cannot make
+    U A-orthonormal, so the solve starts afresh and reports no setup products."""
+    a = _darcy_sequence(1)[0]
+    b = np.ones(a.shape[0])
+    space = solve(a, b, method="recycled_cg", rtol=1e-9, recycle=6).extra["recycle_space"]
+    forged = recycling.RecycleSpace(space.u, -space.c, "recycled_cg")
+    r = solve(a, b, method="recycled_cg", rtol=1e-9, recycle=6, recycle_space=forged,
+              same_matrix=True)
+    assert r.converged and not r.extra["recycled"]
+    assert r.extra["recycle_setup_matvecs"] == 0

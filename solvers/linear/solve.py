@@ -367,7 +367,7 @@ def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype
             space, setup = recycling.adopt(moved, a_dev, xp, same_matrix)
             extra["recycled"] = True
         except (np.linalg.LinAlgError, ValueError):  # ValueError: SciPy's non-finite check
-            space, setup = None, space.k
+            space, setup = None, 0 if same_matrix else space.k  # products spent
     extra["recycle_setup_matvecs"] = setup
     extra["recycle_space"] = space
 
