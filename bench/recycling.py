@@ -35,6 +35,7 @@ pin_blas_threads(1)
 import numpy as np  # noqa: E402
 import scipy.sparse.linalg as spla  # noqa: E402
 
+import solvers  # noqa: E402
 from solvers.linear import solve  # noqa: E402
 from solvers.linear.ordering import order_by  # noqa: E402
 
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--no-service", action="store_true",
                         help="skip the SolveBatch-over-gRPC row")
     args = parser.parse_args()
+    solvers.warm_up()  # the compiled loops load (or compile) once, as the server does at start
     if args.quick:
         args.grid, args.systems, args.repeats = 48, 12, 1
     k, count = args.grid, args.systems
