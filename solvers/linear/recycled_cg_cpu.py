@@ -78,7 +78,7 @@ def _product(indptr: Any, indices: Any, data: Any, d: Any, c: Any, nu: Any, pt: 
              ap: Any, t: Any, wb: Any, dwb: Any, qb: Any) -> float:
     """ap = A p = A pt - C^T nu and t = C M^-1 A pt in one sweep, in blocks of rows
     small enough that the block's A pt, M^-1 A pt and C^T nu stay in L1; C is read
-    two rows at a time. Returns pt . ap (= p A p, as C p = 0). Loops run over block
+    four rows at a time. Returns pt . ap (= p A p, as C p = 0). Loops run over block
     views from 0: numba then proves the indices nonnegative and drops its wraparound
     test, which otherwise stops LLVM vectorising (measured 3.5x slower)."""
     k, n = c.shape
@@ -98,25 +98,34 @@ def _product(indptr: Any, indices: Any, data: Any, d: Any, c: Any, nu: Any, pt: 
             dwb[ii] = db[ii] * s
             qb[ii] = 0.0
         row = 0
+        while row + 3 < k:
+            c0 = c[row, start:stop]
+            c1 = c[row + 1, start:stop]
+            c2 = c[row + 2, start:stop]
+            c3 = c[row + 3, start:stop]
+            n0, n1, n2, n3 = nu[row], nu[row + 1], nu[row + 2], nu[row + 3]
+            a0 = a1 = a2 = a3 = 0.0
+            for ii in range(m):
+                w = dwb[ii]
+                a0 += c0[ii] * w
+                a1 += c1[ii] * w
+                a2 += c2[ii] * w
+                a3 += c3[ii] * w
+                qb[ii] += n0 * c0[ii] + n1 * c1[ii] + n2 * c2[ii] + n3 * c3[ii]
+            t[row] += a0
+            t[row + 1] += a1
+            t[row + 2] += a2
+            t[row + 3] += a3
+            row += 4
         while row < k:
             c0 = c[row, start:stop]
             n0 = nu[row]
             a0 = 0.0
-            if row + 1 < k:
-                c1 = c[row + 1, start:stop]
-                n1 = nu[row + 1]
-                a1 = 0.0
-                for ii in range(m):
-                    a0 += c0[ii] * dwb[ii]
-                    a1 += c1[ii] * dwb[ii]
-                    qb[ii] += n0 * c0[ii] + n1 * c1[ii]
-                t[row + 1] += a1
-            else:
-                for ii in range(m):
-                    a0 += c0[ii] * dwb[ii]
-                    qb[ii] += n0 * c0[ii]
+            for ii in range(m):
+                a0 += c0[ii] * dwb[ii]
+                qb[ii] += n0 * c0[ii]
             t[row] += a0
-            row += 2
+            row += 1
         apb = ap[start:stop]
         ptb = pt[start:stop]
         for ii in range(m):
