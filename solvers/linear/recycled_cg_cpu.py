@@ -51,7 +51,7 @@ _buffers = threading.local()
 
 def _harvest_buffers(rows: int, n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     size = rows * n
-    if 2 * size * np.dtype(dtype).itemsize > KEEP_BUFFER_BYTES:
+    if 2 * size * dtype.itemsize > KEEP_BUFFER_BYTES:
         return np.empty((rows, n), dtype=dtype), np.empty((rows, n), dtype=dtype)
     held = getattr(_buffers, dtype.name, None)
     if held is None or held[0].size < size:
@@ -271,7 +271,7 @@ def deflated_cg(A: Any, r: Any, x: Any, M: Diagonal | None, tol: float, maxiter:
     c = np.ascontiguousarray(c, dtype=dtype)
     g = (c * d) @ c.T if k else np.zeros((0, 0), dtype=dtype)
     # Valid until this thread's next solve: _ritz reads them, and keeps nothing of them.
-    zbuf, azbuf = _harvest_buffers(k + harvest, n, np.dtype(dtype))
+    zbuf, azbuf = _harvest_buffers(k + harvest, n, dtype)
     zbuf[:k] = u
     azbuf[:k] = c
     keep_nu = np.empty((harvest, k), dtype=dtype)

@@ -48,7 +48,8 @@ DEFAULT_RECYCLE = 20
 @dataclass
 class RecycleSpace:
     """U (k, n) and C = A U (k, n). For GCRO-DR C has orthonormal rows; for deflated
-    CG the rows of U are A-orthonormal (U A U^T = I) and C = A U."""
+    CG the rows of U are A-orthonormal (U A U^T = I), exactly once adopt() has taken
+    the space for a solve, to rounding as a solve hands it back."""
 
     u: Any
     c: Any
@@ -381,7 +382,7 @@ def _ritz(xp: ModuleType, space: RecycleSpace | None, z: Any, az: Any, k: int,
         zz[kk:, kk:] = gram
     else:
         zz = _gram(xp, z)
-    if kk < m and shift is not None and shift.size:
+    if shift is not None and shift.size:  # rows after U and a U to shift them by
         # Zt = T Z with T = [[I, 0], [shift, I]]: Z Z^T = T^-1 (Zt Zt^T) T^-T.
         tinv = np.eye(m)
         tinv[kk:, :kk] = -shift
