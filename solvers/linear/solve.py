@@ -204,6 +204,14 @@ def solve(
         return _unscaled(result, a_s, b_s, np.float64(scale_b), np.float64(scale_a), rtol,
                          atol / scale_b, start)
     chosen = choose_method(a) if method == "auto" else method
+    if chosen == "recycled_cg" and dtype == np.float32:
+        # Deflated CG keeps every direction A-orthogonal to U by projections that single
+        # precision cannot hold. Measured on 80 float32 Darcy systems (grids 24-64,
+        # contrast exp(0.5-2 GRF), k 8-20, rtol 3e-4): recycled CG broke down ("not
+        # positive definite") or stalled on 41 (the NumPy loop the GPU runs: 18), float32
+        # CG on 2; GCRO-DR in float32 is sound. So it computes in float64 (0 of 80 fail,
+        # also at rtol 1e-5), and the result's precision says so.
+        dtype = np.dtype(np.float64)
     if chosen in SWEEP_METHODS:
         sor_module.check_omega(omega)
         if preconditioner != "none":
