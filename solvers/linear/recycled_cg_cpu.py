@@ -66,14 +66,9 @@ def _resync(c: Any, d: Any, r: Any, pt: Any, mu: Any, nu: Any) -> None:
         cr = c[row]
         s_mu = 0.0
         s_nu = 0.0
-        if d is None:
-            for i in range(cr.shape[0]):
-                s_mu += cr[i] * r[i]
-                s_nu += cr[i] * pt[i]
-        else:
-            for i in range(cr.shape[0]):
-                s_mu += cr[i] * (d[i] * r[i])
-                s_nu += cr[i] * pt[i]
+        for i in range(cr.shape[0]):
+            s_mu += cr[i] * (r[i] if d is None else d[i] * r[i])
+            s_nu += cr[i] * pt[i]
         mu[row] = s_mu
         nu[row] = s_nu
 
@@ -190,20 +185,12 @@ def _iterations(indptr: Any, indices: Any, data: Any, d: Any, c: Any, g: Any,
             xi[row] += alpha * nu[row]
         rz_new = 0.0
         rr = 0.0
-        if d is None:
-            for i in range(n):
-                x[i] += alpha * pt[i]
-                ri = r[i] - alpha * ap[i]
-                r[i] = ri
-                rr += ri * ri
-            rz_new = rr
-        else:
-            for i in range(n):
-                x[i] += alpha * pt[i]
-                ri = r[i] - alpha * ap[i]
-                r[i] = ri
-                rz_new += ri * (d[i] * ri)
-                rr += ri * ri
+        for i in range(n):
+            x[i] += alpha * pt[i]
+            ri = r[i] - alpha * ap[i]
+            r[i] = ri
+            rz_new += ri * (ri if d is None else d[i] * ri)
+            rr += ri * ri
         if rr <= tol2:
             status = CONVERGED
             break
@@ -211,12 +198,8 @@ def _iterations(indptr: Any, indices: Any, data: Any, d: Any, c: Any, g: Any,
         rz = rz_new
         for row in range(k):
             nu[row] = mu[row] + beta * nu[row]
-        if d is None:
-            for i in range(n):
-                pt[i] = r[i] + beta * pt[i]
-        else:
-            for i in range(n):
-                pt[i] = d[i] * r[i] + beta * pt[i]
+        for i in range(n):
+            pt[i] = (r[i] if d is None else d[i] * r[i]) + beta * pt[i]
     return done, rz, status, kept
 
 
