@@ -250,3 +250,6 @@ def test_float32_histograms_are_taken_as_pot_takes_them(method):
     # Just inside the tolerance: b is rescaled; the exact cost scales with it.
     near = transport(a, b * (1 + 5e-7), M, method="exact", reg=0.0)
     assert near.converged and near.cost == pytest.approx(ot.emd2(a, b, M), rel=1e-12)
+    # The entropic methods keep taking masses within their own tol apart, rescaled.
+    loose = transport(a, b * (1 + 1e-4), M, reg=1e-2, tol=1e-3)
+    assert loose.converged and np.abs(np.asarray(loose.plan).sum(axis=0) - b).sum() <= 1e-3

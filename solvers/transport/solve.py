@@ -89,10 +89,11 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
     if divisor != 1.0:
         M = M / divisor
     unbalanced = reg_m is not None and np.isfinite(reg_m)
-    if not unbalanced:
-        b = _balanced(a, b)
     if method == "auto":
         method = "exact" if reg == 0 else choose_method(reg, float(M.max()), unbalanced)
+    if not unbalanced:
+        # The entropic methods also took masses within their own tolerance apart.
+        b = _balanced(a, b, 0.0 if method == "exact" else tol)
     if method == "exact":
         result = _exact(backend, a, b, M, plan, plan_threshold, unbalanced)
     else:
@@ -170,10 +171,11 @@ def _weights(backend: Backend, w: Any, size: int, name: str) -> Any:
     return w
 
 
-def _balanced(a: Any, b: Any) -> Any:
-    """b at a's mass, where the two agree to MASS_RTOL; SolverInputError otherwise."""
+def _balanced(a: Any, b: Any, slack: float) -> Any:
+    """b at a's mass, where the two agree to MASS_RTOL relative or `slack` absolute;
+    SolverInputError otherwise."""
     sa, sb = float(a.sum()), float(b.sum())
-    if abs(sa - sb) > MASS_RTOL * max(sa, sb):
+    if abs(sa - sb) > max(MASS_RTOL * max(sa, sb), slack):
         raise SolverInputError("b", f"a and b must have the same mass for balanced transport "
                                     f"({sa!r} != {sb!r}, beyond {MASS_RTOL:g} relative); set "
                                     f"reg_m for unbalanced transport")
