@@ -189,7 +189,10 @@ def _csr(msg: tensor_pb2.CsrMatrix, field: str, v: Violations, limits: Limits,
         return None
     a = sp.csr_matrix((data, indices, indptr), shape=(n, cols))
     if not a.has_canonical_format:
-        a.sum_duplicates()  # sorts indices and sums repeats (SuperLU wants canonical input)
+        # Sorts indices and sums repeats (SuperLU wants canonical input), on a copy: the
+        # decoded arrays are views of the request's read-only buffer.
+        a = a.copy()
+        a.sum_duplicates()
     return a
 
 

@@ -86,16 +86,28 @@ def test_non_convergence_is_a_result_over_the_wire(client: Client) -> None:
 
 
 def test_unsorted_duplicate_csr_entries_are_summed(client: Client) -> None:
-    # The same matrix, with each diagonal entry split in two and rows unsorted.
-    coo = SPD.tocoo()
-    rows = np.r_[coo.row, np.arange(K * K)]
-    cols = np.r_[coo.col, np.arange(K * K)]
-    vals = np.r_[np.where(coo.row == coo.col, coo.data - 1.0, coo.data), np.ones(K * K)]
-    order = RNG.permutation(rows.size)
-    messy = sp.csr_matrix((vals[order], (rows[order], cols[order])), shape=SPD.shape)
-    messy.has_sorted_indices = False
-    r = client.solve(messy, B, method="direct")
-    np.testing.assert_allclose(r.x, X_SPD, rtol=1e-8)
+    """The same matrix as CSR arrays with each diagonal entry split in two and every
+    row's entries in random order. (Built from triplets, SciPy would have summed the
+    duplicates on the client; this one reached the server's canonicalisation, which
+    had written into the request's read-only buffer: INTERNAL.)"""
+    csr = SPD.tocsr()
+    data, indices, indptr = [], [], [0]
+    for i in range(csr.shape[0]):
+        cols = csr.indices[csr.indptr[i]:csr.indptr[i + 1]]
+        vals = np.where(cols == i, csr.data[csr.indptr[i]:csr.indptr[i + 1]] - 1.0,
+                        csr.data[csr.indptr[i]:csr.indptr[i + 1]])
+        row_cols, row_vals = np.r_[cols, i], np.r_[vals, 1.0]
+        order = RNG.permutation(row_cols.size)
+        indices.append(row_cols[order])
+        data.append(row_vals[order])
+        indptr.append(indptr[-1] + row_cols.size)
+    messy = sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)),
+                          shape=SPD.shape)
+    assert not messy.has_canonical_format
+    for method in ("direct", "cg"):
+        r = client.solve(messy, B, method=method, rtol=1e-10)
+        assert r.converged
+        assert np.linalg.norm(r.x - X_SPD) <= 1e-8 * np.linalg.norm(X_SPD)
 
 
 def test_gpu_request_on_cpu_server_fails_precondition(client: Client) -> None:
