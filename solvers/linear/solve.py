@@ -378,9 +378,22 @@ def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype
             space, setup = None, 0 if same_matrix else space.k  # products spent
     extra["recycle_setup_matvecs"] = setup
     extra["recycle_space"] = space
+    columns_done = 0
 
     def kernel(A: Any, b: Any, x: Any, M: Any, tol: float, maxiter: int,
                check: Callable[[], None], xp: Any) -> krylov.KernelOutcome:
+        nonlocal columns_done
+        if columns_done and extra["recycle_space"] is not None:
+            # The space the last column handed back holds U A U^T = I to rounding only,
+            # and deflated CG needs it exact (without this, the third of three columns
+            # broke down on a Poisson matrix): adopt it as for the same matrix, which
+            # costs no product.
+            try:
+                extra["recycle_space"], _ = recycling.adopt(extra["recycle_space"], A, xp,
+                                                            same_matrix=True)
+            except np.linalg.LinAlgError:
+                extra["recycle_space"] = None
+        columns_done += 1
         if method == "gcrodr":
             outcome, extra["recycle_space"] = recycling.gcrodr(
                 A, b, x, M, tol, maxiter, check, xp, restart, recycle, extra["recycle_space"])
