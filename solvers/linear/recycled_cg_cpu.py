@@ -94,13 +94,8 @@ def _product(indptr: Any, indices: Any, data: Any, d: Any, c: Any, nu: Any, pt: 
             for jj in range(ipb[ii], ipb[ii + 1]):
                 s += data[jj] * pt[indices[jj]]
             wb[ii] = s
+            dwb[ii] = s if d is None else d[start + ii] * s
             qb[ii] = 0.0
-        if d is None:
-            dwb = wb
-        else:
-            db = d[start:stop]
-            for ii in range(m):
-                dwb[ii] = db[ii] * wb[ii]
         row = 0
         while row + 3 < k:
             c0 = c[row, start:stop]
