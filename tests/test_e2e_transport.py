@@ -93,12 +93,12 @@ def test_float32_histograms_over_the_wire(client):
     a, b, M, _, _ = clouds(60, 50, seed=4)
     a32, b32 = a.astype(np.float32), b.astype(np.float32)
     a32, b32 = a32 / a32.sum(), b32 / b32.sum()
-    exact = client.transport(a32, b32, M.astype(np.float32), method="exact")
-    a64, b64, m64 = a32.astype(np.float64), b32.astype(np.float64), M.astype(np.float32)
+    m32 = M.astype(np.float32)
+    exact = client.transport(a32, b32, m32, method="exact")
     assert exact.converged
-    assert exact.cost == pytest.approx(ot.emd2(a64, b64, m64.astype(np.float64)), rel=1e-9)
-    assert sot.emd2(a32, b32, M.astype(np.float32), client=client) == pytest.approx(
-        exact.cost, rel=1e-12)
+    assert exact.cost == pytest.approx(ot.emd2(a32.astype(np.float64), b32.astype(np.float64),
+                                               m32.astype(np.float64)), rel=1e-9)
+    assert sot.emd2(a32, b32, m32, client=client) == pytest.approx(exact.cost, rel=1e-12)
     assert client.transport(a32, b32, M, reg=1e-2, tol=1e-7).converged
 
 

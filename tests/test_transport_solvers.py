@@ -247,6 +247,10 @@ def test_float32_histograms_are_taken_as_pot_takes_them(method):
     else:
         P = ot.sinkhorn(a64, b_at_a, M, reg, stopThr=1e-14, numItermax=500_000)
         assert r.cost == pytest.approx((P * M).sum(), rel=1e-7)
+
+
+def test_masses_within_the_tolerance_are_rescaled():
+    a, b, M, _, _ = clouds(150, 120, seed=3)
     # Just inside the tolerance: b is rescaled; the exact cost scales with it.
     near = transport(a, b * (1 + 5e-7), M, method="exact", reg=0.0)
     assert near.converged and near.cost == pytest.approx(ot.emd2(a, b, M), rel=1e-12)
