@@ -238,6 +238,10 @@ def solve(
         used_preconditioner = "none"
     else:
         options: dict[str, Any] = {}
+        # SOR's kernel hands A to PyAMG, which wants the CSR matrix itself. One
+        # wrapper for the whole solve: it counts the products that decide whether a
+        # stencil is worth converting to diagonals (products.CONVERT_AFTER).
+        a_kernel = a_dev if chosen == "sor" else fast_products(a_dev)
         if chosen in SWEEP_METHODS and backend.is_gpu:
             from solvers.linear import sor_gpu
 
@@ -261,7 +265,7 @@ def solve(
                 raise SolverInputError("recycle", f"recycle must lie in [1, n], got {recycle}")
             precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen)
             used_preconditioner = preconditioner
-            kernel = _recycling_kernel(chosen, a_dev, backend, dtype, restart,
+            kernel = _recycling_kernel(chosen, a_kernel, backend, dtype, restart,
                                                        recycle, recycle_space, same_matrix,
                                                        extra)
         elif chosen == "ssor_cg":
@@ -274,8 +278,6 @@ def solve(
                 options["restart"] = restart
         extra["preconditioner_seconds"] = time.perf_counter() - setup_start
         outcomes = []
-        # SOR's kernel hands A to PyAMG, which wants the CSR matrix itself.
-        a_kernel = a_dev if chosen == "sor" else fast_products(a_dev)
         for j in range(b2.shape[1]):
             col = _iterate(kernel, a_kernel, b_dev[:, j].copy(), x_dev[:, j].copy(), precond,
                            targets[j], b_norms[j], maxiter, check, backend, options)
