@@ -324,3 +324,28 @@ def test_recycled_cg_carries_an_exact_space_between_columns(x0: bool) -> None:
     for j in range(b.shape[1]):
         assert np.linalg.norm(b[:, j] - a @ r.x[:, j]) <= 1e-9 * np.linalg.norm(b[:, j])
     assert r.column_iterations[-1] < r.column_iterations[0]  # the carried space pays
+
+
+def test_the_harvest_grows_with_the_length_of_the_solve_that_made_the_space(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The space remembers its solve's iterations through a move to a new matrix, and
+    a long solve's space asks the next one for more directions (at most 5k)."""
+    space = recycling.RecycleSpace(np.zeros((20, 8)), np.zeros((20, 8)), "recycled_cg")
+    assert recycling.harvest_size(20, None) == 60
+    assert [recycling.harvest_size(20, recycling.replace(space, iterations=i))
+            for i in (0, 100, 300, 400, 5000)] == [60, 60, 75, 100, 100]
+    mats = _darcy_sequence(3, k=40)
+    b = np.ones(mats[0].shape[0])
+    asked: list[int] = []
+    real = recycled_cg_cpu.deflated_cg
+    monkeypatch.setattr(recycled_cg_cpu, "deflated_cg",
+                        lambda *a: asked.append(a[9]) or real(*a))
+    space, iterations = None, []
+    for a in mats:
+        r = solve(a, b, method="recycled_cg", rtol=1e-10, recycle=4, recycle_space=space)
+        assert r.converged
+        space = r.extra["recycle_space"]
+        assert space.iterations == r.iterations
+        iterations.append(r.iterations)
+    assert asked == [12] + [max(12, min(20, i // 4)) for i in iterations[:-1]]
+    assert max(asked) > 12  # the test reaches the growth it is about

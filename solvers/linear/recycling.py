@@ -20,7 +20,7 @@ the GPU and every other operand.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -54,6 +54,9 @@ class RecycleSpace:
     u: Any
     c: Any
     kind: str  # "gcrodr" or "recycled_cg": the two are not interchangeable
+    # Recycled CG: the iterations of the solve that harvested the space, which sizes
+    # the next harvest (0: unknown, as for a space sent by a client).
+    iterations: int = 0
 
     @property
     def k(self) -> int:
@@ -102,7 +105,7 @@ def adopt(space: RecycleSpace, A: Any, xp: ModuleType,
     peak = xp.max(xp.abs(space.u), axis=1)
     if not bool(xp.all(peak > 0)):
         raise np.linalg.LinAlgError("recycle space has a zero vector")
-    space = RecycleSpace(space.u / peak[:, None], space.c, space.kind)
+    space = replace(space, u=space.u / peak[:, None])
     c = _products(A, space.u, xp)
     if space.kind == "gcrodr":
         # QR of C^T: C = R^T Q^T, so Q^T = R^-T C and U <- R^-T U keeps C = A U.
@@ -111,9 +114,9 @@ def adopt(space: RecycleSpace, A: Any, xp: ModuleType,
         if np.min(np.abs(np.diag(r_host))) <= 1e-12 * np.max(np.abs(np.diag(r_host))):
             raise np.linalg.LinAlgError("recycle space collapsed under the new matrix")
         rinv = xp.asarray(scipy.linalg.inv(r_host), dtype=space.u.dtype)
-        return RecycleSpace((space.u.T @ rinv).T.copy(), q.T.copy(), space.kind), space.k
+        return replace(space, u=(space.u.T @ rinv).T.copy(), c=q.T.copy()), space.k
     # Deflated CG wants U A U^T = I under the new matrix.
-    return _a_orthonormal(xp, RecycleSpace(space.u, c, space.kind)), space.k
+    return _a_orthonormal(xp, replace(space, c=c)), space.k
 
 
 def _initial_residual(A: Any, b: Any, x: Any, xp: ModuleType) -> tuple[Any, int]:
@@ -268,14 +271,12 @@ def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, ch
 
     With U A U^T = I (C = A U), the start is projected, x += U^T U r, and every search
     direction is kept A-orthogonal to U: p = z + beta p - U^T (C z). The first
-    `harvest` search directions (default 3k) and their products are kept; Rayleigh-Ritz
-    of A on span[U; P] gives the k Ritz vectors of least Ritz value for the next system
-    at no extra product with A.
+    `harvest` search directions (default: harvest_size) and their products are kept;
+    Rayleigh-Ritz of A on span[U; P] gives the k Ritz vectors of least Ritz value for
+    the next system at no extra product with A.
     """
     k = recycle
-    # Measured on the 64^2 Darcy batch (k = 20), products per system against CG's 288:
-    # 2k directions 174 (0.604x), 2.5k 170, 3k 166 (0.578x), 4k 163; wall time +7% at 3k.
-    s = 3 * k if harvest is None else harvest
+    s = harvest_size(k, space) if harvest is None else harvest
     r, matvecs = _initial_residual(A, b, x, xp)
     deflate = space is not None and space.k > 0
     if deflate:
@@ -288,7 +289,8 @@ def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, ch
         c = space.c if deflate else u  # type: ignore[union-attr]
         outcome, kept = recycled_cg_cpu.deflated_cg(A, r, x, M, tol, maxiter, check, u, c, s,
                                                     matvecs)
-        return outcome, _ritz(xp, space, kept.z, kept.az, k, kept.shift, kept.gram)
+        return outcome, _counted(_ritz(xp, space, kept.z, kept.az, k, kept.shift, kept.gram),
+                                 outcome.iterations)
     z = _apply(M, r)
     p = z - space.u.T @ (space.c @ z) if deflate else z.copy()  # type: ignore[union-attr]
     rz = _dot(xp, r, z)
@@ -334,7 +336,22 @@ def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, ch
     if deflate:
         rows_z = xp.concatenate([space.u, rows_z])  # type: ignore[union-attr]
         rows_az = xp.concatenate([space.c, rows_az])  # type: ignore[union-attr]
-    return outcome, _ritz(xp, space, rows_z, rows_az, k)
+    return outcome, _counted(_ritz(xp, space, rows_z, rows_az, k), iterations)
+
+
+def harvest_size(k: int, space: RecycleSpace | None) -> int:
+    """How many of a solve's first directions to keep for the Ritz step: 3k, or, when
+    the solve that harvested `space` was long, up to 5k, a quarter of its iterations.
+    The slowest directions take longer to show in longer solves (finer grids): on the
+    Darcy batch, products per system against CG's, 64^2 (~150 iterations): 2k 0.604x,
+    3k 0.578x, 4k 0.564x, 5k 0.554x at +25% wall time; 128^2 (~350): 3k 0.604x, 4k
+    0.569x, 5k 0.549x, 6k 0.539x, wall time within noise."""
+    iterations = 0 if space is None else space.iterations
+    return max(3 * k, min(5 * k, iterations // 4))
+
+
+def _counted(space: RecycleSpace | None, iterations: int) -> RecycleSpace | None:
+    return None if space is None else replace(space, iterations=iterations)
 
 
 def _a_orthonormal(xp: ModuleType, space: RecycleSpace) -> RecycleSpace:
@@ -347,7 +364,7 @@ def _a_orthonormal(xp: ModuleType, space: RecycleSpace) -> RecycleSpace:
     chol = np.linalg.cholesky(gram)
     linv = xp.asarray(scipy.linalg.solve_triangular(chol, np.eye(space.k), lower=True),
                       dtype=space.u.dtype)
-    return RecycleSpace(linv @ space.u, linv @ space.c, space.kind)
+    return replace(space, u=linv @ space.u, c=linv @ space.c)
 
 
 def _products(A: Any, u: Any, xp: ModuleType) -> Any:

@@ -371,8 +371,8 @@ def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype
         if space.kind != method or space.u.shape != space.c.shape or space.u.shape[1] != n:
             raise SolverInputError("recycle_space", f"needs a {method} space of shape "
                                    f"(k, {n}) for U and C")
-        moved = recycling.RecycleSpace(xp.asarray(space.u, dtype=dtype),
-                                       xp.asarray(space.c, dtype=dtype), space.kind)
+        moved = replace(space, u=xp.asarray(space.u, dtype=dtype),
+                        c=xp.asarray(space.c, dtype=dtype))
         try:
             space, setup = recycling.adopt(moved, a_dev, xp, same_matrix)
             extra["recycled"] = True
