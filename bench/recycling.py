@@ -1,7 +1,7 @@
 """Krylov recycling on sequences of related systems, side by side with SciPy.
 
     python bench/recycling.py [--quick] [--grid 64] [--systems 30] [--repeats 3]
-                              [--sigma S] [--no-service]
+                              [--sigma S] [--no-service] [--only gcrodr,cg,...]
 
 Instances: 2-D Darcy flow -div(a grad u) = 1, u = 0 on the boundary, finite volumes
 with harmonic-mean faces, a = exp(g), g a Gaussian random field with alpha 2.5, tau 7
@@ -12,6 +12,8 @@ stencil, and the same with a Helmholtz shift -30 u (about 1.5x the operator's
 smallest eigenvalue: indefinite); (3) one Poisson matrix with many right-hand sides.
 Every method stops at the true relative residual 1e-8; products with A are counted,
 the k products of moving a space to a new matrix included (shown apart as "setup").
+The "oracle space" rows seed each system with the exact k smallest eigenvectors of
+the previous matrix (eigsh, not counted): a bound on what carrying a space can give.
 BLAS pinned to one thread. petsc4py is not compared: it has no wheel, and building
 PETSc from source does not fit here.
 """
@@ -38,10 +40,12 @@ import scipy.sparse.linalg as spla  # noqa: E402
 import solvers  # noqa: E402
 from solvers.linear import solve  # noqa: E402
 from solvers.linear.ordering import order_by  # noqa: E402
+from solvers.linear.recycling import RecycleSpace  # noqa: E402
 
 from problems import darcy_2d, poisson_2d, reference_random_field  # noqa: E402
 
 RTOL = 1e-8
+TABLES = ("gcrodr", "cg", "skr", "helmholtz", "poisson", "sweep")
 
 
 class Counted(spla.LinearOperator):
@@ -99,6 +103,30 @@ def ours(mats: list, rhs: list, method: str, carry: bool, order: list[int] | Non
     return products, time.perf_counter() - start, setup
 
 
+def eigenvectors(mats: list, k: int = 20) -> list[np.ndarray]:
+    """The k eigenvectors of least eigenvalue of each (SPD) matrix, as rows."""
+    return [spla.eigsh(a.tocsc(), k=k, sigma=0, which="LM")[1].T.copy() for a in mats]
+
+
+def oracle(mats: list, rhs: list, method: str,
+           vectors: list[np.ndarray]) -> tuple[int, float, int]:
+    """Each system after the first seeded with the exact k smallest eigenvectors of the
+    previous matrix (eigsh, computed beforehand and not timed), moved to the new matrix
+    as any carried space is (k products, counted): what the best space a solve could
+    hand on would give, a bound for carrying."""
+    products, setup, start = 0, 0, time.perf_counter()
+    for i, (a, b) in enumerate(zip(mats, rhs, strict=True)):
+        space = None
+        if i:
+            u = vectors[i - 1]
+            space = RecycleSpace(u, (mats[i - 1] @ u.T).T.copy(), method)
+        r = solve(a, b, method=method, rtol=RTOL, recycle_space=space)
+        assert r.converged, (method, i, r.stop_reason)
+        products += r.matvecs
+        setup += r.extra.get("recycle_setup_matvecs", 0)
+    return products, time.perf_counter() - start, setup
+
+
 def service_batch(client: object, mats: list, rhs: list, method: str) -> tuple[int, float, int]:
     """The same batch through SolveBatch: one call, the server orders and carries."""
     start = time.perf_counter()
@@ -121,7 +149,7 @@ def table(title: str, rows: dict[str, list[tuple]], base: str, count: int) -> No
         setup = statistics.median(r[2] for r in runs) if len(runs[0]) > 2 else 0
         extra = (f"   (setup {setup / count:5.1f}/system; without it "
                  f"{(p - setup) / ref_p:5.3f}x)" if setup else "")
-        print(f"  {name:40s} products/system {p / count:7.1f} {ratio_p}   "
+        print(f"  {name:46s} products/system {p / count:7.1f} {ratio_p}   "
               f"time {t:7.3f} s {t / ref_t:6.3f}x{extra}")
 
 
@@ -133,9 +161,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sigma", type=float, default=None,
                         help="rescale each field to this standard deviation")
+    parser.add_argument("--only", default=",".join(TABLES),
+                        help=f"comma-separated tables to run, of {','.join(TABLES)}")
     parser.add_argument("--no-service", action="store_true",
                         help="skip the SolveBatch-over-gRPC row")
     args = parser.parse_args()
+    tables = set(args.only.split(","))
+    if not tables <= set(TABLES):
+        parser.error(f"--only: unknown table(s) {sorted(tables - set(TABLES))}")
     solvers.warm_up()  # the compiled loops load (or compile) once, as the server does at start
     if args.quick:
         args.grid, args.systems, args.repeats = 48, 12, 1
@@ -154,7 +187,7 @@ def main() -> None:
     print(f"n = {k * k}, {count} systems, rtol {RTOL:g} (true residual), a = exp(GRF alpha "
           f"2.5, tau 7), mean std {std:.3f}; medians of {args.repeats} run(s)")
     server = None
-    if not args.no_service:
+    if not args.no_service and tables & {"gcrodr", "cg"}:
         from solverd import Client
 
         from conftest import start_server
@@ -165,60 +198,75 @@ def main() -> None:
     def runs(fn, *a, **kw) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
         return [fn(*a, **kw) for _ in range(args.repeats)]
 
-    table("SPD Darcy: GCRO-DR(40, 20) against SciPy GMRES(40) from zero", {
-        "scipy gmres(40)": runs(scipy_gmres, spd, ones),
-        "gcrodr, no carry-over": runs(ours, spd, ones, "gcrodr", False),
-        "gcrodr, carried, input order": runs(ours, spd, ones, "gcrodr", True),
-        "gcrodr, carried, shuffled": runs(ours, spd, ones, "gcrodr", True, shuffled),
-        "gcrodr, carried, greedy order": runs(ours, spd, ones, "gcrodr", True, order),
-        **({"SolveBatch over gRPC (gcrodr, values order)":
-            runs(service_batch, client, spd, ones, "gcrodr")} if server else {}),
-        "scipy splu per system": runs(splu_each, spd, ones, False),
-    }, "scipy gmres(40)", count)
-    table("SPD Darcy: recycled CG (k = 20) against CG", {
-        "scipy cg": runs(scipy_cg, spd, ones),
-        "solverd cg": runs(ours, spd, ones, "cg", False),
-        "recycled_cg, carried, input order": runs(ours, spd, ones, "recycled_cg", True),
-        "recycled_cg, carried, greedy order": runs(ours, spd, ones, "recycled_cg", True, order),
-        **({"SolveBatch over gRPC (recycled_cg)":
-            runs(service_batch, client, spd, ones, "recycled_cg")} if server else {}),
-    }, "scipy cg", count)
-    table("SKR's nonsymmetric Darcy stencil", {
-        "scipy gmres(40)": runs(scipy_gmres, skew, ones),
-        "gcrodr, carried, input order": runs(ours, skew, ones, "gcrodr", True),
-        "gcrodr, carried, greedy order": runs(ours, skew, ones, "gcrodr", True, order),
-    }, "scipy gmres(40)", count)
-    table("Helmholtz: the skewed stencil with a shift -30 u (indefinite)", {
-        "scipy gmres(40)": runs(scipy_gmres, helmholtz, ones),
-        "gcrodr, no carry-over": runs(ours, helmholtz, ones, "gcrodr", False),
-        "gcrodr, carried, greedy order": runs(ours, helmholtz, ones, "gcrodr", True, order),
-        "scipy splu per system": runs(splu_each, helmholtz, ones, False),
-    }, "scipy gmres(40)", count)
+    exact = eigenvectors(spd) if tables & {"gcrodr", "cg"} else []
+
+    if "gcrodr" in tables:
+        table("SPD Darcy: GCRO-DR(40, 20) against SciPy GMRES(40) from zero", {
+            "scipy gmres(40)": runs(scipy_gmres, spd, ones),
+            "gcrodr, no carry-over": runs(ours, spd, ones, "gcrodr", False),
+            "gcrodr, carried, input order": runs(ours, spd, ones, "gcrodr", True),
+            "gcrodr, carried, shuffled": runs(ours, spd, ones, "gcrodr", True, shuffled),
+            "gcrodr, carried, greedy order": runs(ours, spd, ones, "gcrodr", True, order),
+            "gcrodr, oracle space (time: not a method)":
+                runs(oracle, spd, ones, "gcrodr", exact),
+            **({"SolveBatch over gRPC (gcrodr, values order)":
+                runs(service_batch, client, spd, ones, "gcrodr")} if server else {}),
+            "scipy splu per system": runs(splu_each, spd, ones, False),
+        }, "scipy gmres(40)", count)
+    if "cg" in tables:
+        table("SPD Darcy: recycled CG (k = 20) against CG", {
+            "scipy cg": runs(scipy_cg, spd, ones),
+            "solverd cg": runs(ours, spd, ones, "cg", False),
+            "recycled_cg, carried, input order": runs(ours, spd, ones, "recycled_cg", True),
+            "recycled_cg, carried, greedy order":
+                runs(ours, spd, ones, "recycled_cg", True, order),
+            "recycled_cg, oracle space (time: not a method)":
+                runs(oracle, spd, ones, "recycled_cg", exact),
+            **({"SolveBatch over gRPC (recycled_cg)":
+                runs(service_batch, client, spd, ones, "recycled_cg")} if server else {}),
+        }, "scipy cg", count)
+    if "skr" in tables:
+        table("SKR's nonsymmetric Darcy stencil", {
+            "scipy gmres(40)": runs(scipy_gmres, skew, ones),
+            "gcrodr, carried, input order": runs(ours, skew, ones, "gcrodr", True),
+            "gcrodr, carried, greedy order": runs(ours, skew, ones, "gcrodr", True, order),
+        }, "scipy gmres(40)", count)
+    if "helmholtz" in tables:
+        table("Helmholtz: the skewed stencil with a shift -30 u (indefinite)", {
+            "scipy gmres(40)": runs(scipy_gmres, helmholtz, ones),
+            "gcrodr, no carry-over": runs(ours, helmholtz, ones, "gcrodr", False),
+            "gcrodr, carried, greedy order": runs(ours, helmholtz, ones, "gcrodr", True, order),
+            "scipy splu per system": runs(splu_each, helmholtz, ones, False),
+        }, "scipy gmres(40)", count)
     poisson = [poisson_2d(k)] * count
     brng = np.random.default_rng(2)
     rhs = [brng.standard_normal(k * k) for _ in range(count)]
-    table("one Poisson matrix, many right-hand sides", {
-        "scipy gmres(40)": runs(scipy_gmres, poisson, rhs),
-        "gcrodr, same matrix": runs(ours, poisson, rhs, "gcrodr", True, None, True),
-        "scipy cg": runs(scipy_cg, poisson, rhs),
-        "recycled_cg, same matrix": runs(ours, poisson, rhs, "recycled_cg", True, None, True),
-        "scipy splu once, reused": runs(splu_each, poisson, rhs, True),
-    }, "scipy gmres(40)", count)
+    if "poisson" in tables:
+        table("one Poisson matrix, many right-hand sides", {
+            "scipy gmres(40)": runs(scipy_gmres, poisson, rhs),
+            "gcrodr, same matrix": runs(ours, poisson, rhs, "gcrodr", True, None, True),
+            "scipy cg": runs(scipy_cg, poisson, rhs),
+            "recycled_cg, same matrix":
+                runs(ours, poisson, rhs, "recycled_cg", True, None, True),
+            "scipy splu once, reused": runs(splu_each, poisson, rhs, True),
+        }, "scipy gmres(40)", count)
     # A parameter sweep sent in random order: a = exp(cos t g0 + sin t g1), t on an
     # arc, where neighbours in t are alike and the input order hides it.
     g0, g1 = fields[0], fields[1]
     angles = np.random.default_rng(3).permutation(np.linspace(0.0, np.pi, count))
     sweep = [darcy_2d(k, np.exp(np.cos(t) * g0 + np.sin(t) * g1)) for t in angles]
     sweep_order = order_by(np.array([m.data for m in sweep]))
-    table("a parameter sweep in random order: does sorting pay?", {
-        "scipy gmres(40)": runs(scipy_gmres, sweep, ones),
-        "gcrodr, carried, input (random) order": runs(ours, sweep, ones, "gcrodr", True),
-        "gcrodr, carried, greedy order": runs(ours, sweep, ones, "gcrodr", True, sweep_order),
-        "scipy cg": runs(scipy_cg, sweep, ones),
-        "recycled_cg, carried, input order": runs(ours, sweep, ones, "recycled_cg", True),
-        "recycled_cg, carried, greedy order":
-            runs(ours, sweep, ones, "recycled_cg", True, sweep_order),
-    }, "scipy gmres(40)", count)
+    if "sweep" in tables:
+        table("a parameter sweep in random order: does sorting pay?", {
+            "scipy gmres(40)": runs(scipy_gmres, sweep, ones),
+            "gcrodr, carried, input (random) order": runs(ours, sweep, ones, "gcrodr", True),
+            "gcrodr, carried, greedy order":
+                runs(ours, sweep, ones, "gcrodr", True, sweep_order),
+            "scipy cg": runs(scipy_cg, sweep, ones),
+            "recycled_cg, carried, input order": runs(ours, sweep, ones, "recycled_cg", True),
+            "recycled_cg, carried, greedy order":
+                runs(ours, sweep, ones, "recycled_cg", True, sweep_order),
+        }, "scipy gmres(40)", count)
     if server is not None:
         client.close()
         server.stop()
