@@ -53,12 +53,15 @@ def test_products_match_scipy(n: int, dtype: type, monkeypatch: pytest.MonkeyPat
             np.testing.assert_allclose(got, want, rtol=0, atol=tol * scale)
 
 
-def test_padding_limit() -> None:
+def test_padding_and_memory_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(7)
     n = 1000
-    assert diagonals.diagonal_form(_banded(rng, n, [-1, 0, 1])) is not None
+    a = _banded(rng, n, [-1, 0, 1])
+    assert diagonals.diagonal_form(a) is not None
     # Three diagonals, two of them a single entry: 3n slots for n + 2 entries.
     assert diagonals.diagonal_form(_banded(rng, n, [-n + 1, 0, n - 1])) is None
+    monkeypatch.setattr(diagonals, "MAX_BYTES", 3 * n * 8 - 1)
+    assert diagonals.diagonal_form(a) is None
 
 
 def test_noncanonical_csr_sums_duplicates_and_reads_unsorted_rows() -> None:

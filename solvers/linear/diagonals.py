@@ -25,6 +25,8 @@ FAST = {"reassoc", "contract"}
 MIN_ROWS = 512
 # Stored slots per stored entry: the zeros padding the diagonals cost as entries do.
 MAX_FILL = 1.25
+# The copy lives beside the CSR matrix for the solve: a bound on that extra memory.
+MAX_BYTES = 1 << 30
 BLOCK = 1024  # rows per block of dia_matvec: the block of y stays in L1
 
 
@@ -58,7 +60,8 @@ def _fill(indptr: Any, indices: Any, data: Any, slot: Any, vals: Any) -> None:
 
 def diagonal_form(a: Any) -> Diagonals | None:
     """`a` (a SciPy CSR matrix) by diagonals, or None where that would not pay: not
-    square, fewer than MIN_ROWS rows, or more than MAX_FILL stored slots per entry."""
+    square, fewer than MIN_ROWS rows, more than MAX_FILL stored slots per entry, or
+    more than MAX_BYTES of them."""
     if not sp.issparse(a) or a.format != "csr" or a.shape[0] != a.shape[1]:
         return None
     n = a.shape[0]
@@ -67,7 +70,7 @@ def diagonal_form(a: Any) -> Diagonals | None:
     counts = np.zeros(2 * n - 1, dtype=np.int64)
     _count(a.indptr, a.indices, counts)
     present = np.flatnonzero(counts)
-    if present.size * n > MAX_FILL * a.nnz:
+    if present.size * n > MAX_FILL * a.nnz or present.size * n * a.dtype.itemsize > MAX_BYTES:
         return None
     slot = np.zeros(2 * n - 1, dtype=np.int64)
     slot[present] = np.arange(present.size)
