@@ -38,14 +38,14 @@ import numpy as np  # noqa: E402
 import scipy.sparse.linalg as spla  # noqa: E402
 
 import solvers  # noqa: E402
-from solvers.linear import solve  # noqa: E402
+from solvers.linear import ordering, solve  # noqa: E402
 from solvers.linear.ordering import order_by  # noqa: E402
 from solvers.linear.recycling import RecycleSpace  # noqa: E402
 
 from problems import darcy_2d, poisson_2d, reference_random_field  # noqa: E402
 
 RTOL = 1e-8
-TABLES = ("gcrodr", "cg", "skr", "helmholtz", "poisson", "sweep")
+TABLES = ("gcrodr", "cg", "skr", "helmholtz", "poisson", "sweep", "order")
 
 
 class Counted(spla.LinearOperator):
@@ -136,6 +136,31 @@ def service_batch(client: object, mats: list, rhs: list, method: str) -> tuple[i
         assert r.converged and np.linalg.norm(b - a @ r.x) <= 1.01 * RTOL * np.linalg.norm(b)
     setup = sum(r.recycle_setup_matvecs for r in results)
     return sum(r.matvecs for r in results), elapsed, setup
+
+
+def ordering_cost(k: int, sizes: list[int]) -> None:
+    """What ordering a large batch costs: a shuffled sweep of N systems (the sweep
+    table's family), ordered on the exact values and on their sketches; the path
+    length in units of the parameter order's."""
+    print(f"\n== ordering N shuffled {k}^2 sweep systems (values, p = {5 * k * k - 4 * k})")
+    rng = np.random.default_rng(0)
+    g0, g1 = reference_random_field(k, rng), reference_random_field(k, rng)
+    for count in sizes:
+        angles = np.random.default_rng(3).permutation(np.linspace(0.0, np.pi, count))
+        feats = np.array([darcy_2d(k, np.exp(np.cos(t) * g0 + np.sin(t) * g1)).data
+                          for t in angles])
+        ideal = feats[np.argsort(angles)]
+        best = float(np.linalg.norm(np.diff(ideal, axis=0), axis=1).sum())
+        row = []
+        for label, work in (("exact", 1 << 62), ("sketched", ordering.MAX_EXACT_WORK)):
+            saved, ordering.MAX_EXACT_WORK = ordering.MAX_EXACT_WORK, work
+            start = time.perf_counter()
+            order = order_by(feats)
+            elapsed = time.perf_counter() - start
+            ordering.MAX_EXACT_WORK = saved
+            path = float(np.linalg.norm(np.diff(feats[order], axis=0), axis=1).sum())
+            row.append(f"{label} {elapsed:7.3f} s, path {path / best:.3f}x")
+        print(f"  N = {count:5d}: " + ";  ".join(row))
 
 
 def table(title: str, rows: dict[str, list[tuple]], base: str, count: int) -> None:
@@ -267,6 +292,8 @@ def main() -> None:
             "recycled_cg, carried, greedy order":
                 runs(ours, sweep, ones, "recycled_cg", True, sweep_order),
         }, "scipy gmres(40)", count)
+    if "order" in tables:
+        ordering_cost(k, [100, 300] if not args.quick else [100])
     if server is not None:
         client.close()
         server.stop()

@@ -349,3 +349,32 @@ def test_the_harvest_grows_with_the_length_of_the_solve_that_made_the_space(
         iterations.append(r.iterations)
     assert asked == [12] + [max(12, min(20, i // 4)) for i in iterations[:-1]]
     assert max(asked) > 12  # the test reaches the growth it is about
+
+
+def test_a_large_batch_is_ordered_on_sketches_and_still_finds_the_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """N^2 p past MAX_EXACT_WORK: the rows are sketched first, and a shuffled smooth
+    one-parameter family still comes out in parameter order (either way round)."""
+    from solvers.linear import ordering
+
+    rng = np.random.default_rng(1)
+    count, p = 400, 20_000
+    base = rng.standard_normal((3, p))
+    t = rng.permutation(np.linspace(0.0, 1.0, count))
+    feats = (np.cos(2 * t)[:, None] * base[0] + np.sin(2 * t)[:, None] * base[1]
+             + t[:, None] ** 2 * base[2] + 5.0)  # an offset: distances survive centring
+    assert count * count * p > ordering.MAX_EXACT_WORK
+    sketched = []
+    real = ordering.sketch
+    monkeypatch.setattr(ordering, "sketch", lambda f, d: sketched.append(d) or real(f, d))
+    order = ordering.order_by(feats)
+    assert sketched == [int(np.clip(ordering.L2_FLOATS // count, 32, 256))]
+    assert sorted(order) == list(range(count))
+    walk = t[order]
+    assert np.all(np.diff(walk) > 0) or np.all(np.diff(walk) < 0)
+    # The sketch keeps distances in expectation: within 25% here, d = 256.
+    full = rng.standard_normal((40, p))
+    pair = ordering.sketch(full, 256).astype(np.float64)
+    ratio = (np.linalg.norm(pair[1:] - pair[:-1], axis=1)
+             / np.linalg.norm(full[1:] - full[:-1], axis=1))
+    assert ratio.min() > 0.75 and ratio.max() < 1.25
