@@ -38,11 +38,11 @@ def greedy_order(features: np.ndarray, start: int = 0) -> list[int]:
 # matrices would cost more than the solves they save.
 MAX_ORDER_COLUMNS = 65_536
 # Each greedy step reads all N feature rows, N^2 p numbers in all: from memory, that
-# took 33 s for N = 1,000 Darcy systems of 64^2 (p = 20,480 values), five times their
-# solves. Past this many, the rows are first sketched to d dimensions (CountSketch,
+# took 33-36 s for N = 1,000 Darcy systems of 64^2 (p = 20,224 values), five times
+# their solves. Past this many, the rows are first sketched to d dimensions (CountSketch,
 # Charikar, Chen, Farach-Colton 2002: each column added with a random sign into one of
 # d sums, which keeps inner products, hence distances, in expectation), with d such
-# that the N x d float32 block stays within L2 (1 MiB): 0.2 s for the same batch.
+# that the N x d float32 block stays within L2 (1 MiB): 0.39 s for the same batch.
 MAX_EXACT_WORK = 1 << 30
 L2_FLOATS = 1 << 18
 
