@@ -152,6 +152,25 @@ async def run_solver(pool: WorkPool, job: Callable[[], T], stop: StopSignal,
         raise invalid_argument([(fields.get(exc.field, exc.field), exc.description)]) from None
 
 
+# How CUDA libraries word a failed allocation when it does not come as CuPy's
+# OutOfMemoryError (a MemoryError): the runtime's cudaErrorMemoryAllocation ("out of
+# memory"), cuBLAS/cuSPARSE/cuSOLVER *_STATUS_ALLOC_FAILED, cuFFT CUFFT_ALLOC_FAILED,
+# cuRAND CURAND_STATUS_ALLOCATION_FAILED.
+_DEVICE_OOM_WORDS = ("out of memory", "alloc_failed", "allocation_failed",
+                     "memoryallocation")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """A MemoryError, or an error of CuPy's CUDA bindings that reports a failed
+    allocation (the same message from any other library is not taken for one)."""
+    if isinstance(exc, MemoryError):
+        return True
+    module = type(exc).__module__ or ""
+    text = str(exc).lower()
+    return (module.split(".")[0] in ("cupy", "cupy_backends", "cupyx")
+            and any(word in text for word in _DEVICE_OOM_WORDS))
+
+
 async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
                   body: Callable[[dict[str, str]], Awaitable[M]],
                   count_request: bool = True) -> M:
@@ -180,16 +199,18 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
         expired = remaining is not None and remaining <= 0.25
         code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
         raise
-    except MemoryError as exc:  # CuPy's OutOfMemoryError is a MemoryError too
-        # This request alone fails; freeing the pool lets the next one have the memory.
-        release_device_memory()
-        code = grpc.StatusCode.RESOURCE_EXHAUSTED
-        failure = resource_exhausted(f"out of memory: {type(exc).__name__}: {exc}",
-                                     retry_after=1.0)
     except Exception as exc:
-        log.exception("%s failed", rpc)
-        code = grpc.StatusCode.INTERNAL
-        failure = RpcFailure(code, f"internal error: {type(exc).__name__}: {exc}")
+        if out_of_memory(exc):
+            # This request alone fails; freeing the pool lets the next one have the
+            # memory.
+            release_device_memory()
+            code = grpc.StatusCode.RESOURCE_EXHAUSTED
+            failure = resource_exhausted(f"out of memory: {type(exc).__name__}: {exc}",
+                                         retry_after=1.0)
+        else:
+            log.exception("%s failed", rpc)
+            code = grpc.StatusCode.INTERNAL
+            failure = RpcFailure(code, f"internal error: {type(exc).__name__}: {exc}")
     finally:
         metrics.child(metrics.INFLIGHT, rpc).dec()
         metrics.child(metrics.REQUESTS, rpc, labels["method"], labels["backend"], code.name).inc()

@@ -69,8 +69,24 @@ def _failing_solve(exc: BaseException):
     return solve
 
 
+def _device_error(module: str, name: str, message: str) -> Exception:
+    """An exception as CuPy's CUDA bindings raise it (only its module and message
+    matter to the server), for machines without CuPy."""
+    return type(name, (RuntimeError,), {"__module__": module})(message)
+
+
 @pytest.mark.parametrize("exc, expected, reason", [
     (RuntimeError("kaboom"), Internal, "RuntimeError: kaboom"),
+    # A failed device allocation that is not CuPy's OutOfMemoryError (a MemoryError).
+    (_device_error("cupy_backends.cuda.libs.cusparse", "CuSparseError",
+                   "CUSPARSE_STATUS_ALLOC_FAILED"), ResourceExhausted, "ALLOC_FAILED"),
+    (_device_error("cupy_backends.cuda.api.runtime", "CUDARuntimeError",
+                   "cudaErrorMemoryAllocation: out of memory"), ResourceExhausted,
+     "out of memory"),
+    # The same words from elsewhere are not a device out of memory.
+    (RuntimeError("out of memory in my own code"), Internal, "RuntimeError: out of memory"),
+    (_device_error("cupy_backends.cuda.libs.cublas", "CUBLASError",
+                   "CUBLAS_STATUS_EXECUTION_FAILED"), Internal, "EXECUTION_FAILED"),
     (ZeroDivisionError("float division by zero"), Internal, "ZeroDivisionError"),
     (SystemExit(3), Internal, "died"),
     (KeyboardInterrupt(), Internal, "died"),
