@@ -3,6 +3,8 @@ the products they save across a sequence of related Darcy systems."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -332,7 +334,7 @@ def test_the_harvest_grows_with_the_length_of_the_solve_that_made_the_space(
     a long solve's space asks the next one for more directions (at most 5k)."""
     space = recycling.RecycleSpace(np.zeros((20, 8)), np.zeros((20, 8)), "recycled_cg")
     assert recycling.harvest_size(20, None) == 60
-    assert [recycling.harvest_size(20, recycling.replace(space, iterations=i))
+    assert [recycling.harvest_size(20, dataclasses.replace(space, iterations=i))
             for i in (0, 100, 300, 400, 5000)] == [60, 60, 75, 100, 100]
     mats = _darcy_sequence(3, k=40)
     b = np.ones(mats[0].shape[0])
