@@ -290,6 +290,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 response.recycle_bytes = space.nbytes()
                 if problem.return_recycle_space:
                     response.recycle_space.kind = space.kind
+                    response.recycle_space.iterations = min(space.iterations, 2**32 - 1)
                     to_tensor(backend.to_host(space.u), response.recycle_space.u)
                     to_tensor(backend.to_host(space.c), response.recycle_space.c)
         to_tensor(result.x, response.x)

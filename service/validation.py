@@ -380,7 +380,7 @@ def _recycling(req: linear_pb2.SolveRequest, method: str, n: int | None, limits:
         else:
             _finite(u, "recycle_space.u.data", v)
             _finite(c, "recycle_space.c.data", v)
-            out["recycle_space"] = RecycleSpace(u, c, msg.kind)
+            out["recycle_space"] = RecycleSpace(u, c, msg.kind, msg.iterations)
     return out
 
 

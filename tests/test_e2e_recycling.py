@@ -34,6 +34,29 @@ def test_unary_solve_returns_and_accepts_the_space(client: Client) -> None:
     assert second.matvecs < first.matvecs
 
 
+def test_a_recycled_cg_space_carries_its_solve_length_over_the_wire(client: Client) -> None:
+    """The iterations that size the next harvest (recycling.harvest_size) go out with
+    the space and come back in with it."""
+    from service import validation
+    from solverd.requests import solve_request
+    from solverd.v1 import linear_pb2
+    from solverd.wire import decode
+
+    first = client.solve(MATS[0], B, method="recycled-cg", rtol=1e-9, recycle=4,
+                         return_recycle_space=True)
+    _check(MATS[0], first)
+    assert first.recycle_space.iterations == first.iterations > 0
+    wire = solve_request(MATS[1], B, method="recycled-cg", rtol=1e-9, recycle=4,
+                         recycle_space=first.recycle_space).serialize()
+    problem = validation.solve_request(decode(wire, linear_pb2.SolveRequest),
+                                       validation.Limits())
+    assert problem.recycle_space.iterations == first.iterations
+    second = client.solve(MATS[1], B, method="recycled-cg", rtol=1e-9, recycle=4,
+                          recycle_space=first.recycle_space)
+    _check(MATS[1], second)
+    assert second.recycled
+
+
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("method", ["gcrodr", "recycled-cg"])
 def test_sequences_carry_the_space(client: Client, method: str, stream: bool) -> None:

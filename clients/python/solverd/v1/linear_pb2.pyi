@@ -212,14 +212,16 @@ class SolveBatchResponse(_message.Message):
     def __init__(self, index: _Optional[int] = ..., position: _Optional[int] = ..., result: _Optional[_Union[SolveResponse, _Mapping]] = ...) -> None: ...
 
 class RecycleSpace(_message.Message):
-    __slots__ = ("kind", "u", "c")
+    __slots__ = ("kind", "u", "c", "iterations")
     KIND_FIELD_NUMBER: _ClassVar[int]
     U_FIELD_NUMBER: _ClassVar[int]
     C_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     u: _tensor_pb2.Tensor
     c: _tensor_pb2.Tensor
-    def __init__(self, kind: _Optional[str] = ..., u: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., c: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    iterations: int
+    def __init__(self, kind: _Optional[str] = ..., u: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., c: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., iterations: _Optional[int] = ...) -> None: ...
 
 class SolveInfo(_message.Message):
     __slots__ = ("backend", "device", "decode_seconds", "queue_seconds", "compute_seconds", "encode_seconds", "precision", "stop_reason", "server_version")
