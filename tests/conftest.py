@@ -16,6 +16,12 @@ from dataclasses import dataclass
 
 import pytest
 
+import gpu_lane
+
+# Before any test module imports solvers (whose GPU probe is cached): SOLVERD_FAKE_GPU=1
+# runs the GPU tests on the NumPy stand-in for CuPy where no device is.
+GPU_LANE = gpu_lane.activate()
+
 READY = re.compile(r"serving on \S+:(\d+) metrics :(\d+)")
 
 
@@ -91,6 +97,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def pytest_report_header() -> str:
+    return {"off": "GPU tests: on a real device if there is one, else skipped",
+            "real": "GPU tests: on the real device (SOLVERD_FAKE_GPU ignored)",
+            "standin": "GPU tests: on the NumPy stand-in for CuPy (tests/standin)"}[GPU_LANE]
 
 
 @pytest.fixture(scope="session")

@@ -118,3 +118,42 @@ def test_gpu_solve_batch_over_grpc() -> None:
             assert second.recycled and second.converged and second.matvecs < first.matvecs
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("method", ["gcrodr", "recycled_cg"])
+def test_a_device_space_moves_to_a_cpu_solve(method: str) -> None:
+    from solvers.linear import solve
+
+    gpu = solve(MATS[0], B, method=method, rtol=1e-9, recycle=10, device="gpu")
+    fresh = solve(MATS[1], B, method=method, rtol=1e-9, recycle=10, device="cpu")
+    cpu = solve(MATS[1], B, method=method, rtol=1e-9, recycle=10, device="cpu",
+                recycle_space=gpu.extra["recycle_space"])
+    assert cpu.backend == "numpy" and cpu.converged and cpu.extra["recycled"]
+    assert isinstance(cpu.extra["recycle_space"].u, np.ndarray)
+    assert cpu.matvecs < fresh.matvecs
+
+
+def test_a_stream_that_switches_device_keeps_recycling() -> None:
+    """SolveSequence lets each message pick its device; the space the stream keeps moves
+    with it (a device space once reached numpy.asarray: INTERNAL)."""
+    from solverd import Client
+
+    from conftest import start_server
+
+    running = start_server("--backend", "gpu")
+    try:
+        with Client(running.address) as client, \
+                client.sequence(method="gcrodr", recycle=10, rtol=1e-9, stream=True) as seq:
+            results = []
+            # The Python client fixes a stream's options; other clients may change the
+            # device message by message, as this does.
+            for a, device in zip(MATS, ("gpu", "cpu", "gpu", "cpu"), strict=False):
+                seq._fixed["device"] = device
+                results.append(seq.solve(a, B))
+            for a, r, device in zip(MATS, results, ("cupy", "numpy", "cupy", "numpy"),
+                                    strict=False):
+                assert r.converged and r.info.backend == device
+                assert np.linalg.norm(B - a @ r.x) <= 1e-9 * np.linalg.norm(B)
+            assert all(r.recycled for r in results[1:])
+    finally:
+        running.stop()

@@ -371,8 +371,10 @@ def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype
         if space.kind != method or space.u.shape != space.c.shape or space.u.shape[1] != n:
             raise SolverInputError("recycle_space", f"needs a {method} space of shape "
                                    f"(k, {n}) for U and C")
-        moved = replace(space, u=xp.asarray(space.u, dtype=dtype),
-                        c=xp.asarray(space.c, dtype=dtype))
+        # A stream may switch device between calls: a space left on the GPU comes to
+        # the host explicitly (CuPy refuses numpy.asarray of a device array).
+        moved = replace(space, u=_on_backend(backend, space.u, dtype),
+                        c=_on_backend(backend, space.c, dtype))
         try:
             space, setup = recycling.adopt(moved, a_dev, xp, same_matrix)
             extra["recycled"] = True
@@ -405,6 +407,13 @@ def _recycling_kernel(method: str, a_dev: Any, backend: Backend, dtype: np.dtype
         return outcome
 
     return kernel
+
+
+def _on_backend(backend: Backend, v: Any, dtype: np.dtype) -> Any:
+    """v, a host or device array, on `backend` in `dtype`."""
+    if not backend.is_gpu and not isinstance(v, np.ndarray):
+        v = v.get()
+    return backend.xp.asarray(v, dtype=dtype)
 
 
 def _direct(a_host: Any, a_dev: Any, b_dev: Any, x_dev: Any, backend: Backend,

@@ -1,0 +1,3 @@
+from cupyx.scipy import sparse
+
+__all__ = ["sparse"]
