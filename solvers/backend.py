@@ -73,6 +73,14 @@ class Backend:
 CPU = Backend(name="numpy", device="cpu", device_name="cpu", xp=np)
 
 
+def host_scalars(xp: ModuleType, *values: Any) -> list[float]:
+    """0-d backend values as host floats in one transfer: on a GPU each read of a
+    device value is a synchronisation, so values needed together are read together."""
+    stacked = xp.stack([xp.asarray(v, dtype=xp.float64) for v in values])
+    host = stacked.get() if hasattr(stacked, "get") else stacked
+    return [float(h) for h in host]
+
+
 def cpu_versions() -> dict[str, str]:
     return {"numpy": np.__version__, "scipy": scipy.__version__}
 

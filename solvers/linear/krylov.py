@@ -26,6 +26,8 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.blas
 
+from solvers.backend import host_scalars
+
 # None means no preconditioner: kernels then skip work that M = I makes redundant.
 Precond = Callable[[Any], Any] | None
 Check = Callable[[], None]
@@ -76,6 +78,7 @@ def axpy(xp: ModuleType, alpha: float, x: Any, y: Any) -> None:
     """y += alpha * x in place: one BLAS pass, no temporary (NumPy's `y += alpha * x`
     makes two passes and allocates; on a GPU it is two kernel launches)."""
     if xp is np:
+        alpha = float(alpha)  # a 0-d array from a backend-generic caller
         if not _USE_CPU_BLAS_AXPY:
             y += alpha * x
             return
@@ -91,11 +94,17 @@ def axpy(xp: ModuleType, alpha: float, x: Any, y: Any) -> None:
 
 @functools.cache
 def _gpu_axpy(cupy: ModuleType) -> Callable[[Any, Any, Any], None]:
-    """One fused kernel for y += alpha * x; alpha may be a host or a 0-d device scalar."""
+    """One fused kernel for y += alpha * x; alpha may be a host or a 0-d device scalar.
+    A host scalar goes in as a kernel argument: no upload, no transfer."""
     kernel = cupy.ElementwiseKernel("T alpha, T x", "T y", "y += alpha * x", "solverd_axpy")
 
     def run(alpha: Any, x: Any, y: Any) -> None:
-        kernel(cupy.asarray(alpha, dtype=y.dtype), x, y)
+        if isinstance(alpha, cupy.ndarray):
+            if alpha.dtype != y.dtype:
+                alpha = alpha.astype(y.dtype)
+        else:
+            alpha = float(alpha)
+        kernel(alpha, x, y)
 
     return run
 
@@ -170,12 +179,13 @@ def minres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
         y = A @ v
         if it >= 2:
             y -= (beta / old_beta) * r1
-        alpha = _dot(xp, v, y)
-        y -= (alpha / beta) * r2
+        # alpha is applied on the device and read with beta^2: one transfer an iteration.
+        alpha_now = xp.dot(v, y)
+        y -= (alpha_now / beta) * r2
         r1, r2 = r2, y
         y = _apply(M, r2)
         old_beta = beta
-        beta_sq = _dot(xp, r2, y)
+        alpha, beta_sq = host_scalars(xp, alpha_now, xp.dot(r2, y))
         if beta_sq < 0.0:
             return KernelOutcome(x, it, it + 1,
                                  "breakdown: preconditioner is not positive definite")
@@ -287,7 +297,13 @@ def gmres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: C
 
 def bicgstab(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
              xp: ModuleType) -> KernelOutcome:
-    """Right-preconditioned BiCGStab: two products with A per iteration."""
+    """Right-preconditioned BiCGStab: two products with A per iteration.
+
+    Its scalars reach the host in two transfers an iteration, [r.r, r_hat.r, r_hat.v]
+    and [s.s, t.t, t.s] (on a GPU each read is a synchronisation; one by one they were
+    six): beta is applied on the device, and the check of an iteration's r is read with
+    the next iteration's scalars. The price is a product spent before a check that
+    stops: after a converged r (its successor's A p) or s (A s)."""
     r = b - A @ x
     matvecs = 1
     if _norm(xp, r) <= tol:
@@ -297,38 +313,40 @@ def bicgstab(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check
     v = xp.zeros_like(b)
     p = xp.zeros_like(b)
     tiny = float(np.finfo(np.float64).tiny)
+    tol_sq = tol * tol
     for it in range(1, maxiter + 1):
         check()
-        rho_next = _dot(xp, r_hat, r)
-        if abs(rho_next) <= tiny:
-            return KernelOutcome(x, it - 1, matvecs, "breakdown: rho = 0")
-        beta = (rho_next / rho) * (alpha / omega)
-        rho = rho_next
+        rr_now, rho_now = xp.dot(r, r), xp.dot(r_hat, r)
         p -= omega * v
-        p *= beta
+        p *= rho_now * ((alpha / omega) / rho)  # beta, from rho_now on the device
         p += r
         p_hat = _apply(M, p)
         v = A @ p_hat
         matvecs += 1
-        denom = _dot(xp, r_hat, v)
+        rr, rho_next, denom = host_scalars(xp, rr_now, rho_now, xp.dot(r_hat, v))
+        if it > 1 and rr <= tol_sq:  # the previous iteration's r
+            return KernelOutcome(x, it - 1, matvecs, "converged")
+        if abs(rho_next) <= tiny:
+            return KernelOutcome(x, it - 1, matvecs, "breakdown: rho = 0")
         if abs(denom) <= tiny:
             return KernelOutcome(x, it - 1, matvecs, "breakdown: r_hat . v = 0")
+        rho = rho_next
         alpha = rho / denom
         s = r - alpha * v
-        if _norm(xp, s) <= tol:
-            axpy(xp, alpha, p_hat, x)
-            return KernelOutcome(x, it, matvecs, "converged")
         s_hat = _apply(M, s)
         t = A @ s_hat
         matvecs += 1
-        tt = _dot(xp, t, t)
-        omega = _dot(xp, t, s) / tt if tt > 0.0 else 0.0
+        ss, tt, ts = host_scalars(xp, xp.dot(s, s), xp.dot(t, t), xp.dot(t, s))
+        if ss <= tol_sq:
+            axpy(xp, alpha, p_hat, x)
+            return KernelOutcome(x, it, matvecs, "converged")
+        omega = ts / tt if tt > 0.0 else 0.0
         axpy(xp, alpha, p_hat, x)
         axpy(xp, omega, s_hat, x)
         r = s
         axpy(xp, -omega, t, r)
-        if _norm(xp, r) <= tol:
-            return KernelOutcome(x, it, matvecs, "converged")
         if omega == 0.0:
             return KernelOutcome(x, it, matvecs, "breakdown: omega = 0")
+    if _dot(xp, r, r) <= tol_sq:
+        return KernelOutcome(x, maxiter, matvecs, "converged")
     return KernelOutcome(x, maxiter, matvecs, "max_iterations")

@@ -65,7 +65,7 @@ class MulticolourSweeps:
         elif direction == "symmetric":
             order = [*range(self.count), *reversed(range(self.count))]
         parts = self.gather(b) if b_blocks is None else b_blocks
-        w = self.xp.asarray(omega, dtype=x.dtype)
+        w = float(omega)  # a kernel argument, cast to x's type: no upload per sweep
         for c in order:
             rows, block, diag = self.blocks[c]
             self.update(rows, parts[c], block @ x, diag, w, x)

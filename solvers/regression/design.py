@@ -19,6 +19,7 @@ from solvers.errors import SolverInputError
 from solvers.regression import kernels
 
 FLOATS = (np.float32, np.float64)
+COLUMN_BLOCK_ENTRIES = 1 << 22
 
 
 class Design:
@@ -65,8 +66,14 @@ class Design:
             if self.mean is not None:
                 sq = sq - self.n * self.mean**2
             return np.maximum(sq, 0.0)
-        X64 = self.X.astype(xp.float64, copy=False)
-        return np.asarray(self.backend.to_host(xp.einsum("ij,ij->j", X64, X64)))
+        # Column blocks in float64: a float32 X is never copied whole (a float64 copy of
+        # X took twice X's memory on the device).
+        step = max(1, COLUMN_BLOCK_ENTRIES // self.n)
+        sq = xp.empty(self.p)
+        for lo in range(0, self.p, step):
+            block = self.X[:, lo:lo + step].astype(xp.float64, copy=False)
+            sq[lo:lo + step] = xp.einsum("ij,ij->j", block, block)
+        return np.asarray(self.backend.to_host(sq))
 
     def vec(self, v: np.ndarray) -> Any:
         """A host float64 vector on the device in the design's dtype."""
@@ -122,7 +129,8 @@ class Design:
         else:
             if weights is not None:
                 B = B * self.vec(weights)[:, None]
-            G = A.T.astype(xp.float64) @ B.astype(xp.float64)
+            A64 = A.astype(xp.float64, copy=False)
+            G = A64.T @ (A64 if B is A else B.astype(xp.float64, copy=False))
         G = np.asarray(self.backend.to_host(G), dtype=np.float64)
         if self.mean is not None:
             if weights is None:

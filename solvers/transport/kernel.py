@@ -17,16 +17,21 @@ most exp(2 tau), so what is lost stays below exp(-645): far under any tolerance.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from solvers.backend import host_scalars
+
 TAU = 50.0
+_LO, _HI = math.exp(-TAU), math.exp(TAU)
 
 
 class Kernel:
     """P = diag(u) K diag(v), K = exp((f + g - M) / reg), on backend `xp`."""
 
     def __init__(self, xp: Any, M: Any, a: Any, b: Any, reg: float,
-                 f: Any = None, g: Any = None, power: float = 1.0) -> None:
+                 f: Any = None, g: Any = None, power: float = 1.0,
+                 buffer: Any = None) -> None:
         self.xp = xp
         self.M = M
         self.a = a
@@ -36,7 +41,8 @@ class Kernel:
         n, m = M.shape
         self.f = xp.zeros(n) if f is None else f.copy()
         self.g = xp.zeros(m) if g is None else g.copy()
-        self.K = xp.empty_like(M)
+        # `buffer`: a spent kernel's n x m memory (epsilon scaling's stages reuse one).
+        self.K = xp.empty_like(M) if buffer is None else buffer
         self.rebuilds = 0
         self.rebuild()
 
@@ -65,19 +71,46 @@ class Kernel:
             self.g = self.g + self.reg * xp.log(self.v)
         self.rebuild()
 
-    def needs_absorb(self) -> bool:
-        xp = self.xp
+    def out_of_range(self) -> Any:
+        """A 0-d flag on the backend: whether a scaling left [e^-TAU, e^TAU] or is not
+        finite (NaN fails every comparison, and max and min propagate it)."""
         u, v = self.u, self.v
-        lo, hi = xp.exp(-TAU), xp.exp(TAU)
-        bad = ((u > hi) | (u < lo)).any() | ((v > hi) | (v < lo)).any()
-        return bool(bad) or not bool(xp.all(xp.isfinite(u)) and xp.all(xp.isfinite(v)))
+        return ~((u.min() >= _LO) & (u.max() <= _HI) & (v.min() >= _LO) & (v.max() <= _HI))
+
+    def needs_absorb(self) -> bool:
+        return bool(self.out_of_range())
+
+    def read(self, *values: Any) -> list[float]:
+        """0-d backend values as host floats in one transfer."""
+        return host_scalars(self.xp, *values)
 
     def potentials(self) -> tuple[Any, Any]:
         xp, reg = self.xp, self.reg
         return self.f + reg * xp.log(self.u), self.g + reg * xp.log(self.v)
 
-    def plan(self) -> Any:
-        return self.u[:, None] * self.K * self.v[None, :]
+    def take_plan(self) -> Any:
+        """The plan, built in K's memory rather than a new n x m array: the kernel is
+        spent afterwards (its potentials remain)."""
+        P = self.K
+        P *= self.u[:, None]
+        P *= self.v[None, :]
+        self.K = None
+        return P
+
+    def take_buffer(self) -> Any:
+        """K's memory for the next kernel; this one is spent."""
+        K, self.K = self.K, None
+        return K
+
+    def plan_rows(self, lo: int, hi: int) -> Any:
+        """Rows lo:hi of the plan: a block, never the whole n x m."""
+        block = self.K[lo:hi] * self.u[lo:hi, None]
+        block *= self.v[None, :]
+        return block
+
+    def mass(self) -> Any:
+        """The plan's total mass (0-d, on the backend): one product, no n x m temporary."""
+        return self.u @ (self.K @ self.v)
 
     def marginals(self) -> tuple[Any, Any]:
         return self.u * (self.K @ self.v), self.v * (self.K.T @ self.u)

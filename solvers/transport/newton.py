@@ -16,6 +16,7 @@ line search's trial objective is one matrix-vector product, not an exp pass.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,25 +39,71 @@ class NewtonStage:
     kept_entries: int  # the sparsified Hessian's off-diagonal entries, last step
 
 
+# Entries of the plan that one block of rows may hold: what a Newton step adds to the
+# backend's memory beyond M and K (a whole n x m plan, its mask, index arrays and a
+# partition's copy came to about three times K).
+BLOCK_ENTRIES = 1 << 22
+# The threshold that keeps at least `keep` entries is read off a histogram of log P
+# over [log max - SPAN, log max] in BINS bins: each bin spans a factor of about 1.5.
+SPAN, BINS = 200.0, 512
+
+
 def _host(xp: Any, a: Any) -> np.ndarray:
     return a if xp is np else xp.asnumpy(a)
 
 
+def row_blocks(n: int, m: int) -> list[tuple[int, int]]:
+    step = max(1, BLOCK_ENTRIES // max(m, 1))
+    return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+
 def _sparse_plan(kernel: Kernel, keep: int, drop: float) -> sp.csr_matrix:
-    """P's entries above a global threshold, on the host: at least the `keep`
-    largest, and every entry above drop * mass / (n m), so at most a fraction
-    `drop` of the mass is left out."""
+    """P's entries above a global threshold, on the host: every entry above
+    drop * mass / (n m), so at most a fraction `drop` of the mass is left out, and
+    at least the `keep` largest (to within a histogram bin). The plan is read in
+    blocks of rows and never whole."""
     xp = kernel.xp
-    plan = kernel.plan()
-    flat = plan.ravel()
-    threshold = drop * float(flat.sum()) / flat.size
-    rows, cols = xp.nonzero(plan >= threshold)
-    if rows.size < keep < flat.size:
-        threshold = xp.partition(flat, flat.size - keep)[flat.size - keep]
-        rows, cols = xp.nonzero(plan >= threshold)
-    values = plan[rows, cols]
-    return sp.csr_matrix((_host(xp, values), (_host(xp, rows), _host(xp, cols))),
-                         shape=plan.shape)
+    n, m = kernel.K.shape
+    blocks = row_blocks(n, m)
+    threshold = drop * float(kernel.mass()) / (n * m)
+    above = xp.zeros((), dtype=np.int64)
+    for lo, hi in blocks:
+        above += (kernel.plan_rows(lo, hi) >= threshold).sum()
+    if int(above) < keep < n * m:
+        threshold = _threshold_keeping(kernel, blocks, keep)
+    rows, cols, values = [], [], []
+    for lo, hi in blocks:
+        block = kernel.plan_rows(lo, hi)
+        r, c = xp.nonzero(block >= threshold)
+        values.append(_host(xp, block[r, c]))
+        rows.append(_host(xp, r) + lo)
+        cols.append(_host(xp, c))
+    return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows),
+                                                   np.concatenate(cols))), shape=(n, m))
+
+
+def _threshold_keeping(kernel: Kernel, blocks: list[tuple[int, int]], keep: int) -> float:
+    """The largest bin edge of a log-histogram of P with at least `keep` entries of P
+    at or above it (a selection without sorting or copying n x m numbers: CuPy's
+    partition sorts)."""
+    xp = kernel.xp
+    top = xp.zeros(())
+    for lo, hi in blocks:
+        top = xp.maximum(top, kernel.plan_rows(lo, hi).max())
+    top = float(top)
+    if not top > 0:
+        return 0.0
+    edges = xp.linspace(math.log(top) - SPAN, math.log(top), BINS + 1)
+    counts = xp.zeros(BINS, dtype=np.int64)
+    tiny = float(np.finfo(np.float64).tiny)
+    for lo, hi in blocks:
+        logs = xp.log(xp.maximum(kernel.plan_rows(lo, hi), tiny))
+        counts += xp.histogram(logs, bins=edges)[0]
+    from_top = np.cumsum(_host(xp, counts)[::-1])
+    reached = np.flatnonzero(from_top >= keep)
+    if reached.size == 0:
+        return 0.0
+    return math.exp(float(_host(xp, edges)[BINS - 1 - reached[0]]))
 
 
 def _newton_direction(Ps: sp.csr_matrix, row: np.ndarray, col: np.ndarray,

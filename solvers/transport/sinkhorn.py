@@ -12,6 +12,7 @@ every tenth, with an extra product).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,27 +51,35 @@ def sinkhorn_steps(kernel: Kernel, tol: float, maxiter: int, rho: float | None =
     checkable = False
     for it in range(1, maxiter + 1):
         Kv = kernel.K @ kernel.v
+        u_old, v_old = kernel.u, kernel.v
         if power is None:
-            if checkable:  # columns are exact after a v-step; rows tell the error
-                error = float(xp.abs(kernel.u * Kv - a).sum())
-                if error <= tol:
-                    return SinkhornStage(it - 1, error, True, False)
+            # Columns are exact after a v-step; rows tell the error of (u_old, v_old).
+            measured = xp.abs(u_old * Kv - a).sum() if checkable else None
             kernel.u = a / Kv
             kernel.v = b / (kernel.K.T @ kernel.u)
         else:
-            u_old, v_old = kernel.u, kernel.v
             # The true scalings are exp(f / reg) u and exp(g / reg) v: raising them
             # to `power` leaves a factor exp((power - 1) f / reg) on the absorbed ones.
             kernel.u = xp.exp(power * xp.log(a / Kv) - (1 - power) * kernel.f / kernel.reg)
             KTu = kernel.K.T @ kernel.u
             kernel.v = xp.exp(power * xp.log(b / KTu) - (1 - power) * kernel.g / kernel.reg)
-            if checkable:
-                error = float(xp.abs(xp.log(kernel.u / u_old)).max()
-                              + xp.abs(xp.log(kernel.v / v_old)).max())
-                if error <= tol:
-                    return SinkhornStage(it, error, True, False)
+            measured = (xp.abs(xp.log(kernel.u / u_old)).max()
+                        + xp.abs(xp.log(kernel.v / v_old)).max()) if checkable else None
+        # The error and the scalings' range reach the host together: one transfer an
+        # iteration, however many checks (on a GPU each read is a synchronisation).
+        if measured is None:
+            error_now, out_of_range = math.inf, kernel.read(kernel.out_of_range())[0]
+        else:
+            error_now, out_of_range = kernel.read(measured, kernel.out_of_range())
+        if checkable:
+            error = error_now
+            if error <= tol:
+                if power is None:  # the balanced error belongs to the step before
+                    kernel.u, kernel.v = u_old, v_old
+                    return SinkhornStage(it - 1, error, True, False)
+                return SinkhornStage(it, error, True, False)
         checkable = True
-        if kernel.needs_absorb():
+        if out_of_range:
             kernel.absorb()
             checkable = False
         if stall_window and it % stall_window == 0 and error < float("inf"):
@@ -98,4 +107,5 @@ def kernel_for(xp: Any, M: Any, a: Any, b: Any, reg: float,
     if previous is None:
         return Kernel(xp, M, a, b, reg, power=power)
     f, g = previous.potentials()
-    return Kernel(xp, M, a, b, reg, f=f, g=g, power=power)
+    # The previous stage's K becomes this one's: one n x m kernel alive, not two.
+    return Kernel(xp, M, a, b, reg, f=f, g=g, power=power, buffer=previous.take_buffer())

@@ -15,7 +15,7 @@ from solvers.errors import SolverInputError
 from solvers.transport.cost import METRICS, SCALES, cost_matrix, cost_scale
 from solvers.transport.exact import exact_transport
 from solvers.transport.kernel import Kernel
-from solvers.transport.newton import newton_steps
+from solvers.transport.newton import newton_steps, row_blocks
 from solvers.transport.sinkhorn import epsilon_schedule, kernel_for, sinkhorn_steps
 
 METHODS = ("auto", "sinkhorn", "sinkhorn_eps", "sns", "exact")
@@ -81,13 +81,17 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
     started = time.perf_counter()
     xp = backend.xp
     _check_options(method, plan, metric, scale, reg, tol, maxiter, reg_m, plan_threshold)
+    given = M
     M = _cost(backend, M, X, Y, metric)
     n, m = M.shape
     a = _weights(backend, a, n, "a")
     b = _weights(backend, b, m, "b")
     divisor = cost_scale(xp, M, scale)
     if divisor != 1.0:
-        M = M / divisor
+        if M is given:  # the caller's array: divide a copy
+            M = M / divisor
+        else:  # ours (built from points or copied to the device): no second n x m
+            M /= divisor
     unbalanced = reg_m is not None and np.isfinite(reg_m)
     if method == "auto":
         method = "exact" if reg == 0 else choose_method(reg, float(M.max()), unbalanced)
@@ -224,11 +228,12 @@ def _entropic(backend: Backend, a: Any, b: Any, M: Any, reg: float, method: str,
         converged = stage.converged
         stop = "tolerance" if converged else "max_iterations"
     iterations["kernel_rebuilds"] += kernel.rebuilds
-    P = kernel.plan()
     f, g = kernel.potentials()
+    P = kernel.take_plan()  # in K's memory: the finish adds no n x m array of its own
+    del kernel, Ms
     if rows is not None or cols is not None:
         P, f, g = _embed(xp, P, f, g, M, reg, rows, cols)
-    if not bool(xp.isfinite(P).all()):
+    if not bool(xp.isfinite(P.sum())):  # any inf or NaN entry makes the sum one
         converged, stop = False, "overflow"
     return _finish(backend, P, f, g, a, b, M, reg, reg_m, plan, plan_threshold, method,
                    converged, stop, iterations)
@@ -267,10 +272,9 @@ def _finish(backend: Backend, P: Any, f: Any, g: Any, a: Any, b: Any, M: Any, re
             reg_m: float | None, plan: str, plan_threshold: float, method: str,
             converged: bool, stop: str, iterations: dict[str, int]) -> TransportResult:
     xp = backend.xp
-    cost = float((P * M).sum())
-    positive = P > 0
-    entropy = float((P[positive] * xp.log(P[positive])).sum())
-    objective = cost + reg * entropy
+    cost = _blockwise_sum(xp, P, lambda block, lo, hi: block * M[lo:hi])
+    objective = cost + reg * _blockwise_sum(
+        xp, P, lambda block, lo, hi: block * xp.log(xp.where(block > 0, block, 1.0)))
     if reg_m is not None:
         objective += reg_m * (_kl(xp, P.sum(axis=1), a) + _kl(xp, P.sum(axis=0), b))
     returned, dropped = _plan_form(backend, P, plan, plan_threshold)
@@ -289,6 +293,15 @@ def _finish(backend: Backend, P: Any, f: Any, g: Any, a: Any, b: Any, M: Any, re
         iterations=iterations)
 
 
+def _blockwise_sum(xp: Any, P: Any, term: Callable[[Any, int, int], Any]) -> float:
+    """The sum of term(P[lo:hi], lo, hi) over blocks of rows: temporaries the size of a
+    block, never of P (sum P log P and <P, M> over the whole plan made three)."""
+    total = xp.zeros(())
+    for lo, hi in row_blocks(*P.shape):
+        total += term(P[lo:hi], lo, hi).sum()
+    return float(total)
+
+
 def _kl(xp: Any, x: Any, y: Any) -> float:
     """Generalised KL(x | y) = sum x log(x / y) - x + y."""
     positive = x > 0
@@ -302,12 +315,18 @@ def _plan_form(backend: Backend, full: Any, plan: str,
     if plan == "none":
         return None, 0.0
     xp = backend.xp
-    keep = full >= threshold * float(full.max()) if threshold > 0 else full > 0
-    rows, cols = xp.nonzero(keep)
-    values = full[rows, cols]
-    dropped = float(full.sum() - values.sum())
-    sparse = sp.csr_matrix((backend.to_host(values), (backend.to_host(rows),
-                                                      backend.to_host(cols))), shape=full.shape)
+    floor = threshold * float(full.max())
+    rows, cols, values = [], [], []
+    for lo, hi in row_blocks(*full.shape):  # index arrays a block at a time
+        block = full[lo:hi]
+        r, c = xp.nonzero(block >= floor if threshold > 0 else block > 0)
+        values.append(backend.to_host(block[r, c]))
+        rows.append(backend.to_host(r) + lo)
+        cols.append(backend.to_host(c))
+    kept = np.concatenate(values)
+    dropped = float(full.sum()) - float(kept.sum())
+    sparse = sp.csr_matrix((kept, (np.concatenate(rows), np.concatenate(cols))),
+                           shape=full.shape)
     return sparse, max(dropped, 0.0)
 
 
