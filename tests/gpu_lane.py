@@ -39,13 +39,16 @@ def _real_cupy_sees_a_device() -> bool:
         return False
 
 
-def activate() -> str:
+def activate(force: bool = False) -> str:
     """Puts the stand-in first on this process's path and on its children's, when asked
-    (SOLVERD_FAKE_GPU=1) and no real device is there. Returns 'standin', 'real' or 'off'."""
+    (SOLVERD_FAKE_GPU=1) and no real device is there, or when forced (to count what
+    the stand-in counts on a machine with a device). Returns 'standin', 'real' or 'off'."""
     global MODE
+    if force:
+        os.environ["SOLVERD_FAKE_GPU"] = "1"
     if os.environ.get("SOLVERD_FAKE_GPU") != "1":
         return MODE
-    if _real_cupy_sees_a_device():
+    if not force and _real_cupy_sees_a_device():
         os.environ["SOLVERD_FAKE_GPU"] = "0"  # children too: the real device wins
         MODE = "real"
         return MODE

@@ -19,7 +19,7 @@ from typing import Any as _Any
 
 import numpy as _np
 
-from cupy import cuda, linalg
+from cupy import cuda, linalg, random
 from cupy._core import ndarray, unwrap, upload, wrap
 from cupy._kernel import ElementwiseKernel
 from cupy._names import NAMES as _NAMES
@@ -28,7 +28,7 @@ from cupy.cuda.memory import PinnedMemoryPool as _PinnedMemoryPool
 
 __all__ = ["ElementwiseKernel", "array", "asanyarray", "asarray", "asnumpy", "cuda",
            "get_array_module", "get_default_memory_pool", "get_default_pinned_memory_pool",
-           "is_available", "linalg", "ndarray"]
+           "is_available", "linalg", "ndarray", "random"]
 __version__ = "14.2.0+standin"
 STANDIN = True  # what tells tests and benches they run on the stand-in
 
