@@ -65,11 +65,30 @@ class Kernel:
         self.rebuilds += 1
 
     def absorb(self) -> None:
-        """Moves the scalings into the potentials, then rebuilds K."""
+        """Moves the scalings into the potentials, then rebuilds K. Where K cannot hold
+        a column (every entry of it underflowed: K^T u = 0 and v = b / 0), the v-step is
+        taken in the log domain instead, so the column gets its mass; discarding it (as
+        this once did) rebuilt the same kernel forever."""
         xp = self.xp
-        if bool(xp.all(xp.isfinite(self.v)) and xp.all(self.v > 0)):
+        if bool(xp.all(xp.isfinite(self.v) & (self.v > 0))):
             self.g = self.g + self.reg * xp.log(self.v)
+        else:
+            self.log_v_step()
         self.rebuild()
+
+    def log_v_step(self) -> None:
+        """g_j = p (reg log b_j - reg logsumexp_i((F_i - M_ij) / reg)) with F = f + reg
+        log u: the exact v-step, in K's memory as scratch (rebuild() refills K). A u that
+        is not finite (it never is after a rebuild) keeps its row's f."""
+        xp, K, reg = self.xp, self.K, self.reg
+        usable = xp.isfinite(self.u) & (self.u > 0)
+        F = self.f + reg * xp.log(xp.where(usable, self.u, 1.0))
+        xp.subtract(F[:, None], self.M, out=K)
+        K /= reg
+        top = K.max(axis=0)
+        K -= top[None, :]
+        xp.exp(K, out=K)
+        self.g = self.power * reg * (xp.log(self.b) - xp.log(K.sum(axis=0)) - top)
 
     def out_of_range(self) -> Any:
         """A 0-d flag on the backend: whether a scaling left [e^-TAU, e^TAU] or is not

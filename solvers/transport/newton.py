@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg
 
+from solvers.backend import host_scalars
 from solvers.errors import check_stop
 from solvers.transport.kernel import TAU, Kernel
 
@@ -46,6 +47,10 @@ BLOCK_ENTRIES = 1 << 22
 # The threshold that keeps at least `keep` entries is read off a histogram of log P
 # over [log max - SPAN, log max] in BINS bins: each bin spans a factor of about 1.5.
 SPAN, BINS = 200.0, 512
+# How far slow progress may grow the sparsified Hessian: to GROWTH_CAP entries per row
+# of the larger side, and entries down to DROP_FLOOR of the average (the Schur
+# complement's cost grows with the square of the entries per column).
+GROWTH_CAP, DROP_FLOOR = 32, 1e-6
 
 
 def _host(xp: Any, a: Any) -> np.ndarray:
@@ -69,7 +74,10 @@ def _sparse_plan(kernel: Kernel, keep: int, drop: float) -> sp.csr_matrix:
     above = xp.zeros((), dtype=np.int64)
     for lo, hi in blocks:
         above += (kernel.plan_rows(lo, hi) >= threshold).sum()
-    if int(above) < keep < n * m:
+    above = int(above)
+    if keep >= n * m:
+        threshold = 0.0
+    elif above < keep:
         threshold = _threshold_keeping(kernel, blocks, keep)
     rows, cols, values = [], [], []
     for lo, hi in blocks:
@@ -101,9 +109,9 @@ def _threshold_keeping(kernel: Kernel, blocks: list[tuple[int, int]], keep: int)
         counts += xp.histogram(logs, bins=edges)[0]
     from_top = np.cumsum(_host(xp, counts)[::-1])
     reached = np.flatnonzero(from_top >= keep)
-    if reached.size == 0:
-        return 0.0
-    return math.exp(float(_host(xp, edges)[BINS - 1 - reached[0]]))
+    # Fewer than `keep` within e^SPAN of the largest: those, the rest being negligible.
+    first = BINS - 1 - reached[0] if reached.size else 0
+    return math.exp(float(_host(xp, edges)[first]))
 
 
 def _newton_direction(Ps: sp.csr_matrix, row: np.ndarray, col: np.ndarray,
@@ -139,17 +147,36 @@ def newton_steps(kernel: Kernel, tol: float, maxiter: int, density: float = 2.0,
     a, b = kernel.a, kernel.b
     n, m = kernel.M.shape
     keep = max(int(density * max(n, m)), 1)
+    most = max(keep, GROWTH_CAP * max(n, m))
     cg_total = searches = kept = 0
-    error = float("inf")
+    error = previous = float("inf")
+    full_step = False
     for it in range(maxiter + 1):
         Kv = kernel.K @ kernel.v
         KTu = kernel.K.T @ kernel.u
         row, col = kernel.u * Kv, kernel.v * KTu
         grad_f, grad_g = a - row, b - col
-        error = float(max(xp.abs(grad_f).sum(), xp.abs(grad_g).sum()))
+        # A row or column of the plan that underflowed to zero has no Hessian diagonal
+        # (1 / 0 in the Schur complement: the NaN this once returned).
+        error, degenerate = host_scalars(
+            xp, xp.maximum(xp.abs(grad_f).sum(), xp.abs(grad_g).sum()),
+            ~((row.min() > 0) & (col.min() > 0)))
         if error <= tol or it == maxiter:
             return NewtonStage(it, error, error <= tol, cg_total, searches, kept)
         check_stop(should_stop)
+        if degenerate or not math.isfinite(error):
+            _log_domain_step(kernel)
+            continue
+        # Steps on a sparsified Hessian converge linearly, at a rate set by what was left
+        # out: measured on 2-D clouds at reg 1e-3 of the cost, 500 steps ended at 2e-9
+        # with the error halving each step. A step that did not cut the error to a
+        # quarter although it was a full step (a damped one says the model was far, not
+        # thin) keeps more: twice the entries, and entries down to a tenth of the
+        # previous threshold.
+        if full_step and error > 0.25 * previous:
+            keep = min(2 * keep, most)
+            drop = max(0.1 * drop, DROP_FLOOR)
+        previous = error
         Ps = _sparse_plan(kernel, keep, drop)
         kept = Ps.nnz
         df, dg, used = _newton_direction(Ps, _host(xp, row), _host(xp, col),
@@ -174,11 +201,22 @@ def newton_steps(kernel: Kernel, tol: float, maxiter: int, density: float = 2.0,
             step *= 0.5
             if step < 1e-10:
                 break
+        full_step = step == 1.0
+        if step < 1e-10:  # no ascent along the direction: a Sinkhorn step instead
+            _log_domain_step(kernel)
+            continue
         kernel.u, kernel.v = trial_u, trial_v
         if step * float(xp.abs(df).max() + xp.abs(dg).max()) / reg > TAU or \
                 kernel.needs_absorb():
             _fold(kernel)
     return NewtonStage(maxiter, error, False, cg_total, searches, kept)
+
+
+def _log_domain_step(kernel: Kernel) -> None:
+    """One Sinkhorn iteration in the log domain (v-step, then the f-step of a rebuild):
+    every column and row gets its mass whatever K could represent."""
+    kernel.log_v_step()
+    kernel.rebuild()
 
 
 def _fold(kernel: Kernel) -> None:

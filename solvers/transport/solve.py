@@ -106,8 +106,12 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
         if unbalanced and method == "sns":
             raise SolverInputError("method", "sns is for balanced problems; use sinkhorn or "
                                              "sinkhorn_eps with reg_m")
-        result = _entropic(backend, a, b, M, reg, method, tol, maxiter,
-                           reg_m if unbalanced else None, plan, plan_threshold, should_stop)
+        # Overflow and 1/0 are states the entropic solvers detect and repair (a column
+        # of K that underflowed gives v = b / 0): NumPy need not warn about them.
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            result = _entropic(backend, a, b, M, reg, method, tol, maxiter,
+                               reg_m if unbalanced else None, plan, plan_threshold,
+                               should_stop)
     result.cost_scale = divisor
     result.seconds = time.perf_counter() - started
     if method != "exact":  # exact transport always runs on the host
@@ -200,7 +204,7 @@ def _entropic(backend: Backend, a: Any, b: Any, M: Any, reg: float, method: str,
     iterations = {"sinkhorn": 0, "newton": 0, "cg": 0, "kernel_rebuilds": 0}
     kernel: Kernel | None = None
     budget = maxiter
-    if method == "sinkhorn_eps":
+    if method in ("sinkhorn_eps", "sns"):  # SNS: Newton from an epsilon-scaled start
         for stage_reg in epsilon_schedule(reg, float(Ms.max()))[:-1]:
             kernel = kernel_for(xp, Ms, As, Bs, stage_reg, kernel, reg_m)
             stage = sinkhorn_steps(kernel, max(tol, 1e-3 * float(As.sum())), budget, reg_m,
