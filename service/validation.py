@@ -580,8 +580,9 @@ def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
             else "input"
     v.raise_if_any()
     first = build(values[0]) if values is not None else a
-    if method == "auto":
-        method = "recycled_cg" if looks_spd(first) else "gcrodr"
+    if method == "auto":  # ILU is not symmetric: recycled CG refuses it
+        spd = looks_spd(first) and options["preconditioner"] != "ilu"
+        method = "recycled_cg" if spd else "gcrodr"
     if req.recycle and method not in RECYCLING_METHODS:
         v.add("recycle", f"applies to gcrodr and recycled_cg only, not {method}")
     v.raise_if_any()

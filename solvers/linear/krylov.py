@@ -41,6 +41,8 @@ class KernelOutcome:
     reason: str  # "converged", "max_iterations" or "breakdown: ..."
     # ||b - A x|| for the returned x where the caller measured it (solve's _iterate).
     true_residual: float | None = None
+    # Products spent on the best-iterate checkpoints (solve's _iterate), in matvecs.
+    checkpoint_matvecs: int = 0
 
 
 def _dot(xp: ModuleType, u: Any, v: Any) -> float:

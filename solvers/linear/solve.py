@@ -99,12 +99,16 @@ def is_symmetric(a: np.ndarray | sp.spmatrix) -> bool:
     return bool(worst <= 1e-12 * scale)
 
 
-def choose_method(a: np.ndarray | sp.spmatrix) -> str:
-    """AUTO: direct for small systems, CG for SPD-looking, MINRES for symmetric, else GMRES."""
+def choose_method(a: np.ndarray | sp.spmatrix, preconditioner: str = "none") -> str:
+    """AUTO: direct for small systems, CG for SPD-looking, MINRES for symmetric, else
+    GMRES; GMRES whatever the symmetry when the preconditioner asked for is ILU (not
+    symmetric: CG and MINRES refuse it)."""
     n = a.shape[0]
     small = AUTO_DIRECT_MAX_SPARSE_ROWS if sp.issparse(a) else AUTO_DIRECT_MAX_DENSE_ROWS
     if n <= small:
         return "direct"
+    if preconditioner == "ilu":
+        return "gmres"
     if is_symmetric(a):
         return "cg" if _positive_diagonal(a) else "minres"
     return "gmres"
@@ -203,7 +207,7 @@ def solve(
                        same_matrix=same_matrix)
         return _unscaled(result, a_s, b_s, np.float64(scale_b), np.float64(scale_a), rtol,
                          atol / scale_b, start)
-    chosen = choose_method(a) if method == "auto" else method
+    chosen = choose_method(a, preconditioner) if method == "auto" else method
     if chosen == "recycled_cg" and dtype == np.float32:
         # Deflated CG keeps every direction A-orthogonal to U by projections that single
         # precision cannot hold. Measured on 80 float32 Darcy systems (grids 24-64,
@@ -283,6 +287,7 @@ def solve(
                            targets[j], b_norms[j], maxiter, check, backend, options)
             x_dev[:, j] = col.x
             outcomes.append(col)
+        extra["checkpoint_matvecs"] = sum(o.checkpoint_matvecs for o in outcomes)
     setup_seconds = extra.get("preconditioner_seconds", 0.0)
 
     measured = [o.true_residual for o in outcomes]
@@ -440,9 +445,11 @@ def _iterate(kernel: Callable[..., krylov.KernelOutcome], a: Any, b: Any, x: Any
     goal = target
     outcome = krylov.KernelOutcome(x, 0, 0, "max_iterations")
     best = true = math.inf
+    checkpoints = _Checkpoints(a, b, x, xp, check)
     for _ in range(MAX_REFINEMENTS + 1):
-        outcome = kernel(a, b, x, precond, goal, maxiter - iterations, check, xp, **options)
-        x = outcome.x
+        outcome = kernel(a, b, x, precond, goal, maxiter - iterations, checkpoints, xp,
+                         **options)
+        x = checkpoints.x = outcome.x
         iterations += outcome.iterations
         matvecs += outcome.matvecs + 1
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged x: inf, a result
@@ -457,4 +464,57 @@ def _iterate(kernel: Callable[..., krylov.KernelOutcome], a: Any, b: Any, x: Any
     reason = outcome.reason
     if reason == "converged" and iterations >= maxiter:
         reason = "max_iterations"
-    return krylov.KernelOutcome(x, iterations, matvecs, reason, true)
+    if not true <= target:  # a breakdown or a divergence: the best iterate seen
+        x, true = checkpoints.best_of(x, true)
+    return krylov.KernelOutcome(x, iterations, matvecs + checkpoints.products, reason, true,
+                                checkpoints.products)
+
+
+class _Checkpoints:
+    """The check() a kernel calls once an iteration (a compiled loop: once a chunk),
+    which also keeps the iterate with the least true residual among the start and the
+    64th, 128th, 256th, ... check (one product each: 3 for a 300-iteration solve, in
+    extra["checkpoint_matvecs"]). A solve that breaks down or diverges
+    returns the best of those and its end (CG on an indefinite matrix had returned
+    NaN, SOR inf, BiCGStab a residual of 1e152), still unconverged."""
+
+    FIRST = 64
+
+    def __init__(self, a: Any, b: Any, x: Any, xp: Any, check: Callable[[], None]) -> None:
+        self.a, self.b, self.x, self.xp, self.check = a, b, x, xp, check
+        self.start = x.copy()
+        self.best: Any = None
+        self.best_residual = math.inf
+        self.count = 0
+        self.next_at = self.FIRST
+        self.products = 0
+
+    def __call__(self) -> None:
+        self.check()
+        self.count += 1
+        if self.count < self.next_at:
+            return
+        self.next_at *= 2
+        residual = self._residual(self.x)
+        if residual < self.best_residual:
+            self.best, self.best_residual = self.x.copy(), residual
+
+    def _residual(self, v: Any) -> float:
+        self.products += 1
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(self.xp.linalg.norm(self.b - self.a @ v))
+        return value if math.isfinite(value) else math.inf
+
+    def best_of(self, x: Any, residual: float) -> tuple[Any, float]:
+        """(iterate, true residual): the end's, the best checkpoint's or the start's,
+        whichever is least."""
+        if not math.isfinite(residual):
+            residual = math.inf
+        candidates = [(residual, x), (self.best_residual, self.best)]
+        if min(residual, self.best_residual) > 0:
+            candidates.append((self._residual(self.start), self.start))
+        value, chosen = min((c for c in candidates if c[1] is not None),
+                            key=lambda c: c[0])
+        if chosen is not x:
+            x[...] = chosen
+        return x, value

@@ -82,8 +82,12 @@ def _dual_loss(loss: str, y: np.ndarray, resid: np.ndarray, scale: float) -> flo
     if loss == "squared":
         t = y - scale * resid
         return float(y @ y - t @ t) / (2 * n)
-    # logistic: f*(y, -m) = q log q + (1 - q) log(1 - q) with q = y m in [0, 1]
-    q = np.clip(scale * y * resid, 0.0, 1.0)
+    # logistic: f*(y, -m) = q log q + (1 - q) log(1 - q) with q = y m in [0, 1]; a
+    # point outside (beyond rounding) is no dual point: no bound.
+    q = scale * y * resid
+    if q.size and (q.min() < -1e-12 or q.max() > 1.0 + 1e-12):
+        return float("-inf")
+    q = np.clip(q, 0.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ent = np.where(q > 0, q * np.log(q), 0.0) + np.where(q < 1, (1 - q) * np.log1p(-q), 0.0)
     return float(-np.sum(ent)) / n
@@ -106,23 +110,48 @@ class Certificate:
 
 
 def certificate(loss: str, y: np.ndarray, z: np.ndarray, resid: np.ndarray, Xt_resid: np.ndarray,
-                w: np.ndarray, penalty: Penalty) -> Certificate:
+                w: np.ndarray, penalty: Penalty,
+                intercept_colsum: np.ndarray | None = None) -> Certificate:
     """The gap at w, with z = Xw + b, resid = loss_residual(z) and Xt_resid = X^T resid.
-    For the squared loss with an intercept, X and y are the centred ones."""
+    For the squared loss with an intercept, X and y are the centred ones.
+
+    `intercept_colsum` = X^T 1 when the model has an unpenalised intercept b that is
+    not handled by centring (the logistic loss): the dual point must then also sum to
+    zero (the dual of a free b). The residual is shifted by its mean c to meet that, and
+    x_j . (r - c 1) is bounded by |x_j . r| + |c| |x_j . 1|. Without this the dual value
+    exceeded the primal (a negative gap, clipped to 0, certified an unconverged fit)."""
     n = y.size
     primal = loss_value(loss, y, z) + penalty.value(w)
     corr = Xt_resid / n - penalty.l2 * w  # x~_j . u~ before scaling
     lam = penalty.l1
+    magnitude = np.abs(corr)
+    dual_resid = resid
+    if intercept_colsum is not None:
+        shift = float(np.mean(resid))
+        dual_resid = resid - shift
+        magnitude = magnitude + abs(shift) * np.abs(intercept_colsum) / n
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.max(np.abs(corr) / lam) if corr.size else 0.0
+        ratio = np.max(magnitude / lam) if corr.size else 0.0
     scale = 1.0 / ratio if ratio > 1.0 else 1.0
-    dual = _dual_loss(loss, y, resid, scale) - scale**2 * 0.5 * float(penalty.l2 @ (w * w))
-    gap = max(primal - dual, 0.0)
+    dual = _dual_loss(loss, y, dual_resid, scale) - scale**2 * 0.5 * float(penalty.l2 @ (w * w))
+    gap = _gap(primal, dual)
     norm = float(y @ y) / n
     grad = -corr  # gradient of the smooth part at w
     kkt = violations(grad, w, lam)
     return Certificate(primal, dual, gap, gap / norm if norm > 0 else gap,
                        float(kkt.max()) if kkt.size else 0.0, scale)
+
+
+def _gap(primal: float, dual: float) -> float:
+    """primal - dual, which weak duality makes >= 0. Below 0 by rounding only (a few
+    ulps of the values) it is 0; further below, the dual point was not feasible, the
+    bound is void, and the gap is reported as infinite rather than clipped."""
+    gap = primal - dual
+    if gap >= 0.0:
+        return gap
+    if -gap <= 64 * np.finfo(np.float64).eps * (abs(primal) + abs(dual)):
+        return 0.0
+    return float("inf")
 
 
 def violations(grad: np.ndarray, w: np.ndarray, lam: np.ndarray) -> np.ndarray:

@@ -100,8 +100,9 @@ def _prepare(X: Any, y: Any, loss: str, l1_ratio: float, fit_intercept: bool,
         if not (np.isfinite(v).all() and (v > 0).all()):
             raise SolverInputError("weights", "must be finite and > 0")
     gram = GramCache(design) if loss == "squared" else None
-    problem = Problem(design, y, loss, fit_intercept and loss == "logistic", design.sq_norms,
-                      gram)
+    free_b = fit_intercept and loss == "logistic"
+    colsum = design.rmatvec(np.ones(design.n)) if free_b else None
+    problem = Problem(design, y, loss, free_b, design.sq_norms, gram, colsum)
     return _Data(problem, offset, classes, v)
 
 

@@ -7,10 +7,12 @@ Client per process. Needs scikit-learn (not a dependency of the client library).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -40,6 +42,11 @@ class _SparseLinear(BaseEstimator):
         self.dual_gap_ = float(result.gap)
         self.converged_ = bool(result.converged)
         self.result_ = result
+        if not result.converged:
+            warnings.warn(f"Objective did not converge: relative duality gap "
+                          f"{result.relative_gap:.3g} above tol={self.tol} after "
+                          f"{self.max_iter} outer iterations. You might want to increase "
+                          f"max_iter or tol.", ConvergenceWarning, stacklevel=3)
         return result
 
     def _decision(self, X: Any) -> np.ndarray:
