@@ -88,5 +88,6 @@ def _encode(result: CompletionResult, out: completion_pb2.CompleteResponse) -> N
     out.row_solver = result.row_solver
     out.init_seconds = result.init_seconds
     out.holdout_count = result.holdout_count
+    out.reg = result.reg
     if result.predictions is not None:
         to_tensor(np.ascontiguousarray(result.predictions), out.predictions)

@@ -100,8 +100,9 @@ def complete_request(decoded: DecodedMessage, limits: Limits) -> CompletionProbl
     row_solver = _enum(req.row_solver, ROW_SOLVER_NAMES, "row_solver", v)
     center = _enum(req.center, CENTER_NAMES, "center", v)
     device = _enum(req.device, DEVICE_NAMES, "device", v)
-    if not (math.isfinite(req.reg) and req.reg >= 0):
-        v.add("reg", f"must be finite and >= 0, got {req.reg}")
+    reg = req.reg if req.HasField("reg") else None  # absent: chosen on a holdout
+    if reg is not None and not (math.isfinite(reg) and reg >= 0):
+        v.add("reg", f"must be finite and >= 0, got {reg}")
     bias_reg = req.bias_reg if req.HasField("bias_reg") else 5.0
     if not (math.isfinite(bias_reg) and bias_reg >= 0):
         v.add("bias_reg", f"must be finite and >= 0, got {bias_reg}")
@@ -119,7 +120,7 @@ def complete_request(decoded: DecodedMessage, limits: Limits) -> CompletionProbl
     v.raise_if_any()
     assert train is not None
     options: dict[str, object] = {
-        "method": method, "reg": req.reg, "row_solver": row_solver, "center": center,
+        "method": method, "reg": reg, "row_solver": row_solver, "center": center,
         "bias_reg": bias_reg, "tol": tol, "atol": atol, "maxiter": maxiter,
         "holdout": req.holdout_fraction, "seed": req.seed,
         "sketch_size": req.sketch_size or None, "sketch_steps": req.sketch_steps or 4,

@@ -43,7 +43,9 @@ class TransportServicer(transport_pb2_grpc.TransportServicer):
             raise invalid_argument(exc.violations) from None
         options = problem.options
         labels["method"] = str(options["method"])
-        device = problem.device if options["method"] != "exact" else "cpu"
+        exact = options["method"] == "exact" or (options["method"] == "auto"
+                                                 and options["reg"] == 0)
+        device = "cpu" if exact else problem.device  # exact transport runs on the host
         backend = solver_backend(device, self.config.allow_gpu)
         labels["backend"] = backend.name
         decode_seconds = time.perf_counter() - started
@@ -74,6 +76,7 @@ def _solve_all(problem: transport_validation.TransportProblem, backend: Backend,
         results.append(transport(
             None if problem.a is None else problem.a[i],
             None if problem.b is None else problem.b[i],
+            problem.sparse_cost if problem.sparse_cost is not None else
             None if problem.cost is None else problem.cost[i],
             X=None if problem.x is None else problem.x[i],
             Y=None if problem.y is None else problem.y[i],

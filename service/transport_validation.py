@@ -6,20 +6,23 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from service.config import Limits
 from service.validation import (
     DEVICE_NAMES,
     FLOATS,
+    INDICES,
     ValidationError,
     Violations,
     _enum,
     _finite,
+    _in_range,
     iterations_or_default,
     positive_or_default,
     tensor,
 )
-from solverd.v1 import transport_pb2
+from solverd.v1 import tensor_pb2, transport_pb2
 from solverd.wire import DecodedMessage
 
 METHOD_NAMES = {transport_pb2.TRANSPORT_METHOD_AUTO: "auto",
@@ -50,12 +53,47 @@ class TransportProblem:
     y: np.ndarray | None
     options: dict[str, object]
     device: str
+    sparse_cost: sp.coo_matrix | None = None  # [n, m], duplicates as sent (B = 1)
+
+
+def _sparse_cost(msg: tensor_pb2.CooMatrix, v: Violations, limits: Limits
+                 ) -> sp.coo_matrix | None:
+    """The entries of a sparse cost, kept as sent (the solver takes a duplicate's least
+    cost; converting to CSR would add them up)."""
+    field = "sparse_cost"
+    if len(msg.shape) != 2 or min(msg.shape) < 1:
+        v.add(f"{field}.shape", f"must be [n, m] with n, m >= 1, got {list(msg.shape)}")
+        return None
+    n, m = int(msg.shape[0]), int(msg.shape[1])
+    if max(n, m) > limits.max_rows:
+        v.add(f"{field}.shape", f"{n} x {m} is over the limit of {limits.max_rows} points")
+        return None
+    row = tensor(msg.row, f"{field}.row", v, dtypes=INDICES, ndims=(1,),
+                 max_elements=limits.max_nonzeros)
+    col = tensor(msg.col, f"{field}.col", v, dtypes=INDICES, ndims=(1,),
+                 max_elements=limits.max_nonzeros)
+    data = tensor(msg.data, f"{field}.data", v, dtypes=FLOATS, ndims=(1,),
+                  max_elements=limits.max_nonzeros)
+    if row is None or col is None or data is None:
+        return None
+    if not row.shape == col.shape == data.shape or data.size == 0:
+        v.add(f"{field}.data", f"row, col and data must have one equal, non-zero length, got "
+                               f"{row.size}, {col.size}, {data.size}")
+        return None
+    if not (_in_range(row, n, f"{field}.row", v) and _in_range(col, m, f"{field}.col", v)):
+        return None
+    _finite(data, f"{field}.data", v)
+    return sp.coo_matrix((data, (row, col)), shape=(n, m))
 
 
 def _points_or_cost(req: transport_pb2.TransportRequest, v: Violations, limits: Limits
                     ) -> tuple[bool, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     has_cost = req.HasField("cost")
     has_points = req.HasField("x") or req.HasField("y")
+    if req.HasField("sparse_cost"):
+        if has_cost or has_points:
+            v.add("sparse_cost", "give one cost: sparse_cost, cost, or the points x and y")
+        return False, None, None, None
     if has_cost == has_points:
         v.add("cost", "give the cost, or the points x and y (exactly one of the two)")
         return False, None, None, None
@@ -134,6 +172,12 @@ def transport_request(decoded: DecodedMessage, limits: Limits) -> TransportProbl
         v.add("reg", f"must be > 0 for method {method} (reg = 0 is exact transport)")
     tol = positive_or_default(req.tol, "tol", v, 1e-9)
     maxiter = iterations_or_default(req.max_iterations, 100_000, limits, v)
+    sparse_cost = None
+    if req.HasField("sparse_cost"):
+        if not (method == "exact" or (method == "auto" and reg == 0)):
+            v.add("sparse_cost", "a sparse cost restricts exact transport to its entries: "
+                                 "method EXACT, or AUTO with reg = 0")
+        sparse_cost = _sparse_cost(req.sparse_cost, v, limits)
     reg_m = req.reg_m if req.HasField("reg_m") else None
     if reg_m is not None and not (reg_m > 0 and not math.isnan(reg_m)):
         v.add("reg_m", f"must be > 0 (leave unset for balanced transport), got {reg_m}")
@@ -141,10 +185,13 @@ def transport_request(decoded: DecodedMessage, limits: Limits) -> TransportProbl
     if not (0 <= threshold < 1):
         v.add("plan_threshold", f"must be in [0, 1), got {req.plan_threshold}")
     v.raise_if_any()
-    source = cost if cost is not None else x
-    assert source is not None
-    count, n = source.shape[0], source.shape[1]
-    m = cost.shape[2] if cost is not None else y.shape[1]  # type: ignore[union-attr]
+    if sparse_cost is not None:
+        count, (n, m) = 1, sparse_cost.shape
+    else:
+        source = cost if cost is not None else x
+        assert source is not None
+        count, n = source.shape[0], source.shape[1]
+        m = cost.shape[2] if cost is not None else y.shape[1]  # type: ignore[union-attr]
     a = _histogram(req.a, "a", req.HasField("a"), count, n, batched, v, limits)
     b = _histogram(req.b, "b", req.HasField("b"), count, m, batched, v, limits)
     v.raise_if_any()
@@ -152,8 +199,11 @@ def transport_request(decoded: DecodedMessage, limits: Limits) -> TransportProbl
         "metric": metric, "scale": scale, "reg": reg, "method": method, "tol": tol,
         "maxiter": maxiter, "reg_m": reg_m, "plan": plan, "plan_threshold": threshold,
         "potentials": req.exact_potentials,
+        # The exact method's pivot cap: only when asked (0: its own cap, then column
+        # generation to optimality).
+        "max_pivots": req.max_iterations or None,
     }
-    return TransportProblem(batched, count, a, b, cost, x, y, options, device)
+    return TransportProblem(batched, count, a, b, cost, x, y, options, device, sparse_cost)
 
 
 __all__ = ["METHOD_CODES", "TransportProblem", "ValidationError", "transport_request"]

@@ -164,3 +164,11 @@ def test_deadline_stops_a_long_solve(client):
     # The worker was freed: the next call is answered.
     _, r, c, v, *_ = low_rank(50, 40, 2, ratio=6)
     assert client.complete(r, c, v, (50, 40), rank=2).converged
+
+
+def test_the_reg_used_comes_back(client) -> None:
+    _, r, c, v, *_ = low_rank(200, 150, 3, ratio=5)
+    left = client.complete(r, c, v, (200, 150), rank=3)
+    assert left.reg == 0.0  # exactly low rank: the holdout keeps no ridge
+    given = client.complete(r, c, v, (200, 150), rank=3, reg=0.25)
+    assert given.reg == 0.25

@@ -88,3 +88,105 @@ def test_matches_pots_log_domain_sinkhorn_run_to_convergence(reg: float) -> None
         assert r.converged
         np.testing.assert_allclose(r.plan, G, atol=1e-10)
         assert r.cost == pytest.approx(float((G * M).sum()), rel=1e-8)
+
+
+# -- solverd.ot, the drop-in: what POT accepts and returns ------------------------------
+
+@pytest.fixture()
+def sot(server):
+    """solverd.ot with client= bound to the test server by address, as a user would."""
+    import functools
+
+    import solverd.ot as module
+
+    class Bound:
+        def __getattr__(self, name: str):
+            return functools.partial(getattr(module, name), client=server.address)
+
+    return Bound()
+
+
+def test_several_target_histograms(sot) -> None:
+    rng = np.random.RandomState(0)
+    b = rng.rand(100, 3)
+    b /= b.sum(axis=0)
+    costs = sot.sinkhorn2(A, b, M, 1.0, stopThr=1e-10)
+    assert costs.shape == (3,)
+    for k in range(3):
+        assert costs[k] == pytest.approx(ot.sinkhorn2(A, b[:, k], M, 1.0, stopThr=1e-10),
+                                         rel=1e-7)
+    np.testing.assert_allclose(sot.sinkhorn(A, b, M, 1.0, stopThr=1e-10), costs, rtol=1e-12)
+    exact = sot.emd2(A, b, M, 1)  # POT's positional `processes`
+    np.testing.assert_allclose(exact, [ot.emd2(A, b[:, k], M) for k in range(3)], rtol=1e-9)
+    logged = sot.emd2(A, b, M, log=True, return_matrix=True)
+    assert isinstance(logged, list) and len(logged) == 3
+    for k, (cost, info) in enumerate(logged):
+        G = info["G"]
+        assert cost == pytest.approx(float((G * M).sum()), rel=1e-12)
+        np.testing.assert_allclose(G.sum(axis=0), b[:, k], atol=1e-12)
+        # centred duals (POT's convention) that certify the plan
+        assert (info["u"][:, None] + info["v"][None, :] - M).max() < 1e-9
+        assert A @ info["u"] == pytest.approx(b[:, k] @ info["v"], abs=1e-12)
+
+
+def test_a_sparse_cost_restricts_transport_to_its_entries(sot) -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(42)
+    n = 60
+    rows = np.concatenate([np.arange(n), np.arange(n)])
+    cols = np.concatenate([rng.permutation(n), rng.permutation(n)])
+    cost = sp.coo_array((rng.random(2 * n), (rows, cols)), shape=(n, n))
+    u = np.full(n, 1 / n)
+    G, log = sot.emd(u, u, cost, log=True)
+    assert isinstance(G, sp.coo_array)
+    assert log["cost"] == pytest.approx(float((G * cost).sum()), rel=1e-12)
+    assert log["cost"] == pytest.approx(float(ot.emd2(u, u, cost)), rel=1e-9)
+    dense = cost.toarray()
+    assert set(zip(*G.nonzero(), strict=True)) <= set(zip(*dense.nonzero(), strict=True))
+    # Zeros are not free: the dense matrix of the same entries is another problem.
+    assert sot.emd2(u, u, dense) < log["cost"]
+    blocked = sp.coo_array((np.ones(n), (np.arange(n), np.zeros(n, dtype=int))),
+                           shape=(n, n))
+    with pytest.warns(UserWarning, match="infeasible"):
+        sot.emd2(u, u, blocked)  # every row must send its mass to column 0: infeasible
+
+
+def test_dtypes_warnings_and_keywords_as_pot(sot, server) -> None:
+    M32, A32 = M.astype(np.float32), A.astype(np.float32)
+    assert sot.sinkhorn(A32, A32, M32, 1.0).dtype == np.float32
+    assert sot.sinkhorn2(A32, A32, M32, 1.0).dtype == np.float32
+    assert sot.emd(A32, A32, M32).dtype == np.float32
+    assert sot.emd2(A32, A32, M32).dtype == np.float32
+    assert sot.emd2(A, A, M).dtype == np.float64
+    with pytest.warns(UserWarning, match="did not converge"):
+        sot.sinkhorn(A, A, M, 1.0, stopThr=0, numItermax=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sot.sinkhorn2(A, A, M, 1.0, stopThr=0, numItermax=1)  # POT's sinkhorn2: warn=False
+        sot.sinkhorn(A, A, M, 1.0, stopThr=0, numItermax=1, warn=False)
+        sot.sinkhorn2(A, A, M, 1.0, tau=1e3, print_period=5)  # POT's tuning: accepted
+    with pytest.warns(UserWarning, match="numItermax"):
+        G = sot.emd(A, A, M, numItermax=5)
+    np.testing.assert_allclose(G.sum(axis=1), A, atol=1e-12)  # the plan reached: feasible
+    with pytest.raises(TypeError, match="stopThrr"):
+        sot.sinkhorn(A, A, M, 1.0, stopThrr=1e-3)
+    with pytest.raises(ValueError, match="emd"):
+        sot.sinkhorn(A, A, M, 0.0)
+    green = sot.sinkhorn(A, A, M, 1.0, method="greenkhorn", stopThr=1e-10)
+    np.testing.assert_allclose(green, sot.sinkhorn(A, A, M, 1.0, stopThr=1e-10), atol=1e-12)
+    empty = sot.emd([], [], M)  # POT's empty histograms: uniform
+    np.testing.assert_allclose(empty, ot.emd([], [], M), atol=1e-12)
+
+
+def test_sparse_cost_over_the_wire_is_validated(client) -> None:
+    import scipy.sparse as sp
+
+    from solverd import InvalidArgument
+
+    cost = sp.coo_array(([1.0, 2.0], ([0, 1], [1, 0])), shape=(2, 2))
+    with pytest.raises(InvalidArgument) as info:
+        client.transport(None, None, cost, reg=1e-2, method="sinkhorn")
+    assert info.value.violations[0].field == "sparse_cost"
+    r = client.transport(None, None, cost, method="exact", plan="sparse")
+    assert r.converged and r.cost == pytest.approx(1.5) and r.plan.nnz == 2

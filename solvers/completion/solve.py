@@ -47,6 +47,7 @@ class CompletionResult:
     predictions: np.ndarray | None = None
     backend: str = "numpy"
     device: str = "cpu"
+    reg: float = 0.0  # the ridge (altmin) or lambda (softImpute) used: chosen if not given
 
     def predict(self, rows: Any, cols: Any) -> np.ndarray:
         r = np.asarray(rows, dtype=np.int64)
@@ -102,8 +103,18 @@ def _rescaled(r: CompletionResult, scale: float, start: float) -> CompletionResu
     return out
 
 
+# reg=None: the candidates (times the values' RMS) fitted on all but a held-out tenth of
+# the entries, the one with the least held-out RMSE used for the fit on all of them.
+# Unregularised altmin overfits when the rank exceeds what the data carry: the digits
+# matrix (values 0-16) half observed gave a held-out RMSE of 415 at rank 15 and 1954 at
+# 20 with reg = 0, 3.4 and 3.3 with 0.1; exactly low-rank data keep reg = 0 and exact
+# recovery (the first candidate, whose held-out error then vanishes, ends the search).
+AUTO_REGS = (0.0, 1e-2, 1e-1)
+AUTO_VALIDATION = 0.1
+
+
 def complete(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int = 10, *,
-             method: str = "altmin", reg: float = 0.0, row_solver: str = "auto",
+             method: str = "altmin", reg: float | None = None, row_solver: str = "auto",
              center: str = "none", bias_reg: float = 5.0, tol: float = 1e-5,
              atol: float = 1e-12, maxiter: int = 100, holdout: float = 0.0,
              test: tuple[Any, Any, Any] | None = None,
@@ -118,7 +129,9 @@ def complete(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int 
     row exactly by its normal equations, or approximately by a sketch-preconditioned CG
     as in Gu et al. 2024: `row_solver` "exact", "sketch", or "auto" by flop count) or
     "softimpute_als" (Hastie et al. 2015; `reg` is its nuclear-norm lambda).
-    reg: ridge per row, scaled by the row's entry count (altmin).
+    reg: ridge per row, scaled by the row's entry count (altmin). None: chosen among 0,
+    1e-2 and 1e-1 times the values' RMS by the error on a held-out tenth of the entries
+    (at most three extra fits, on nine tenths; `result.reg` says which).
     center: "none", "global" (subtract the mean) or "biases" (mean + row and column
     biases, shrunk by `bias_reg`).
     Stops when the observed RMSE is at most atol x the values' RMS, or changed by at
@@ -129,8 +142,13 @@ def complete(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int 
     """
     start = time.perf_counter()
     shape = (int(shape[0]), int(shape[1]))
-    _check(shape, rank, method, row_solver, center, reg, tol, atol, maxiter, holdout,
-           sketch_size, sketch_steps, clip)
+    _check(shape, rank, method, row_solver, center, 0.0 if reg is None else reg, tol, atol,
+           maxiter, holdout, sketch_size, sketch_steps, clip)
+    if reg is None:
+        reg = _chosen_reg(rows, cols, vals, shape, rank, dict(
+            method=method, row_solver=row_solver, center=center, bias_reg=bias_reg, tol=tol,
+            atol=atol, maxiter=maxiter, seed=seed, sketch_size=sketch_size,
+            sketch_steps=sketch_steps, clip=clip, backend=backend, should_stop=should_stop))
     values = np.asarray(vals, dtype=np.float64)
     scale = safe_scale(values, values.size, base=4)
     if scale != 1.0:
@@ -196,5 +214,29 @@ def complete(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int 
         device=backend.device)
     if predict_at is not None:
         result.predictions = result.predict(predict_at.rows, predict_at.cols)
+    result.reg = reg
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _chosen_reg(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int,
+                options: dict[str, Any]) -> float:
+    """The candidate reg whose fit on nine tenths of the entries predicts the held-out
+    tenth best (see AUTO_REGS)."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    values = np.asarray(vals, dtype=np.float64)
+    held = np.random.default_rng(options["seed"] + 1).random(values.size) < AUTO_VALIDATION
+    if held.sum() < 10 or (~held).sum() < rank:
+        return 0.0
+    rms = math.sqrt(float(np.mean(values * values)))
+    best_error, best = math.inf, 0.0
+    for relative in AUTO_REGS:
+        fit = complete(rows[~held], cols[~held], values[~held], shape, rank,
+                       reg=relative * rms, test=(rows[held], cols[held], values[held]),
+                       **options)
+        error = fit.holdout_rmse[-1] if fit.holdout_rmse else math.inf
+        if error < best_error:
+            best_error, best = error, relative * rms
+        if relative == 0 and error <= 1e-6 * rms:  # exact: no ridge generalises better
+            break
+    return best

@@ -37,29 +37,76 @@ class ExactSolution:
 
 
 def exact_transport(a: np.ndarray, b: np.ndarray, M: np.ndarray,
-                    max_rounds: int = 50) -> ExactSolution:
-    """An optimal plan and dual potentials f, g (f_i + g_j <= M_ij, equal on the plan)."""
-    # Costs near the ends of the float64 range would overflow the potentials (sums of
-    # costs) or HiGHS's absolute tolerances. The plan is invariant under M -> M / s;
-    # s a power of two rounds nothing.
-    top = float(np.abs(M).max()) if M.size else 0.0
-    scale = 2.0 ** round(np.log2(top)) if top > 0 and np.isfinite(top) else 1.0
-    solution = _simplex_then_lp(a, b, M * (1.0 / scale) if scale != 1.0 else M, top / scale,
-                                max_rounds)
+                    max_rounds: int = 50, max_pivots: int | None = None) -> ExactSolution:
+    """An optimal plan and dual potentials f, g (f_i + g_j <= M_ij, equal on the plan).
+    `max_pivots`: the caller's cap on simplex pivots, after which the plan reached (a
+    feasible one) comes back unconverged; None: the solver's own cap, then column
+    generation."""
+    scale = _power_of_two_scale(M)
+    top = float(np.abs(M).max()) / scale if M.size else 0.0
+    solution = _simplex_then_lp(a, b, M * (1.0 / scale) if scale != 1.0 else M, top,
+                                max_rounds, max_pivots)
+    return _rescaled(solution, scale)
+
+
+def _power_of_two_scale(costs: np.ndarray) -> float:
+    """Costs near the ends of the float64 range would overflow the potentials (sums of
+    costs) or HiGHS's absolute tolerances. The plan is invariant under M -> M / s; s a
+    power of two rounds nothing."""
+    top = float(np.abs(costs).max()) if costs.size else 0.0
+    return 2.0 ** round(np.log2(top)) if top > 0 and np.isfinite(top) else 1.0
+
+
+def _rescaled(solution: ExactSolution, scale: float) -> ExactSolution:
     if scale != 1.0 and solution.f is not None and solution.g is not None:
         with np.errstate(over="ignore", under="ignore"):
             solution.f, solution.g = solution.f * scale, solution.g * scale
     return solution
 
 
+def exact_on_entries(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                     costs: np.ndarray, shape: tuple[int, int]) -> tuple[ExactSolution, float]:
+    """Exact transport that may move mass only along the given entries (a sparse cost:
+    absent pairs are forbidden, not free), as the LP it is: HiGHS's dual simplex on one
+    variable per entry, the duals of the marginal constraints as potentials. Duplicate
+    entries keep the least cost. converged False with path "infeasible" when the
+    entries cannot carry the marginals (a point with mass and no entry, say). Returns
+    the solution and its cost."""
+    n, m = shape
+    order = np.lexsort((costs, cols, rows))
+    rows, cols, costs = rows[order], cols[order], costs[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, costs = rows[first], cols[first], costs[first]
+    scale = _power_of_two_scale(costs)
+    count = rows.size
+    A = sp.csr_matrix((np.ones(2 * count), (np.concatenate([rows, n + cols]),
+                                            np.tile(np.arange(count), 2))),
+                      shape=(n + m, count))
+    res = linprog(costs / scale, A_eq=A, b_eq=np.concatenate([a, b]), bounds=(0, None),
+                  method="highs-ds", options={"dual_feasibility_tolerance": 1e-10,
+                                              "primal_feasibility_tolerance": 1e-10})
+    if res.status != 0 or res.x is None:
+        path = "infeasible" if res.status == 2 else "lp"
+        return ExactSolution(sp.csr_matrix(shape), None, None, 1, False, path), 0.0
+    plan = sp.csr_matrix((res.x, (rows, cols)), shape=shape)
+    plan.eliminate_zeros()
+    f, g = res.eqlin.marginals[:n], res.eqlin.marginals[n:]
+    return _rescaled(ExactSolution(plan, f, g, 1, True, "lp"), scale), float(res.x @ costs)
+
+
 def _simplex_then_lp(a: np.ndarray, b: np.ndarray, M: np.ndarray, top: float,
-                     max_rounds: int) -> ExactSolution:
+                     max_rounds: int, max_pivots: int | None) -> ExactSolution:
     """top: max |M|. Potentials sum costs along tree paths (rounding ~1e-16 x depth x
     top): the pricing tolerance sits above that, so rounding noise never pivots."""
     n, m = M.shape
     eps = 1e-12 * max(top, 1e-300) if np.isfinite(top) else 1e-12
-    rows, cols, x, f, g, pivots, optimal = solve_transportation(
-        a, b, M, eps, PIVOTS_PER_NODE * (n + m))
+    cap = PIVOTS_PER_NODE * (n + m) if max_pivots is None else max(int(max_pivots), 1)
+    rows, cols, x, f, g, pivots, optimal = solve_transportation(a, b, M, eps, cap)
+    if not optimal and max_pivots is not None:  # the caller's cap: the plan reached
+        plan = sp.csr_matrix((x, (rows, cols)), shape=M.shape)
+        plan.eliminate_zeros()
+        return ExactSolution(plan, f, g, 0, False, "simplex", pivots)
     if not optimal:
         fallback = _column_generation(a, b, M, max_rounds)
         fallback.pivots = pivots

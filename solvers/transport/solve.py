@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from solvers.backend import CPU, Backend
 from solvers.errors import SolverInputError
 from solvers.transport.cost import METRICS, SCALES, cost_matrix, cost_scale
-from solvers.transport.exact import exact_transport
+from solvers.transport.exact import exact_on_entries, exact_transport
 from solvers.transport.kernel import Kernel
 from solvers.transport.newton import newton_steps, row_blocks
 from solvers.transport.sinkhorn import epsilon_schedule, kernel_for, sinkhorn_steps
@@ -63,7 +63,8 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
               metric: str = "sqeuclidean", scale: str = "none", reg: float = 1e-2,
               method: str = "auto", tol: float = 1e-9, maxiter: int = 100_000,
               reg_m: float | None = None, plan: str = "dense", plan_threshold: float = 1e-12,
-              potentials: bool = False, backend: Backend = CPU,
+              potentials: bool = False, max_pivots: int | None = None,
+              backend: Backend = CPU,
               should_stop: Callable[[], str | None] | None = None) -> TransportResult:
     """Optimal transport between histograms a (n) and b (m).
 
@@ -77,10 +78,17 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
     plan_threshold x the largest are dropped, their mass reported) or 'none'.
     Dual potentials f, g are always returned: the exact method's come with its
     network simplex. `potentials` is accepted for compatibility and changes nothing.
+    `max_pivots` caps the exact method's simplex pivots (None: its own cap, then column
+    generation). A scipy.sparse M is exact transport restricted to its stored entries
+    (absent pairs cannot carry mass), on the CPU.
     """
     started = time.perf_counter()
     xp = backend.xp
     _check_options(method, plan, metric, scale, reg, tol, maxiter, reg_m, plan_threshold)
+    if sp.issparse(M):
+        result = _exact_on_entries(a, b, M, X, Y, method, reg, reg_m, plan)
+        result.seconds = time.perf_counter() - started
+        return result
     given = M
     M = _cost(backend, M, X, Y, metric)
     n, m = M.shape
@@ -99,7 +107,7 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
         # The entropic methods also took masses within their own tolerance apart.
         b = _balanced(a, b, 0.0 if method == "exact" else tol)
     if method == "exact":
-        result = _exact(backend, a, b, M, plan, plan_threshold, unbalanced)
+        result = _exact(backend, a, b, M, plan, unbalanced, max_pivots)
     else:
         if reg <= 0:
             raise SolverInputError("reg", f"{method} needs reg > 0 (reg = 0 is method 'exact')")
@@ -334,24 +342,54 @@ def _plan_form(backend: Backend, full: Any, plan: str,
     return sparse, max(dropped, 0.0)
 
 
-def _exact(backend: Backend, a: Any, b: Any, M: Any, plan: str, plan_threshold: float,
-           unbalanced: bool) -> TransportResult:
+def _exact(backend: Backend, a: Any, b: Any, M: Any, plan: str, unbalanced: bool,
+           max_pivots: int | None) -> TransportResult:
     if unbalanced:
         raise SolverInputError("method", "exact transport is balanced; unset reg_m")
     a_h, b_h, M_h = backend.to_host(a), backend.to_host(b), backend.to_host(M)
-    solution = exact_transport(a_h, b_h, M_h)
+    solution = exact_transport(a_h, b_h, M_h, max_pivots=max_pivots)
+    cost = float(solution.plan.multiply(M_h).sum())
+    return _exact_result(solution, a_h, b_h, cost, plan)
+
+
+def _exact_result(solution: Any, a: np.ndarray, b: np.ndarray, cost: float,
+                  plan: str) -> TransportResult:
     P = solution.plan
-    cost = float(P.multiply(M_h).sum())
     rows = np.asarray(P.sum(axis=1)).ravel()
     cols = np.asarray(P.sum(axis=0)).ravel()
     returned: np.ndarray | sp.csr_matrix | None
     returned = P.toarray() if plan == "dense" else (P if plan == "sparse" else None)
+    stop = "optimal" if solution.converged else \
+        "infeasible" if solution.path == "infeasible" else "max_iterations"
     return TransportResult(
         cost=cost, objective=cost, f=solution.f, g=solution.g, plan=returned, dropped_mass=0.0,
-        marginal_error_a=float(np.abs(rows - a_h).sum()),
-        marginal_error_b=float(np.abs(cols - b_h).sum()), method="exact",
-        converged=solution.converged,
-        stop_reason="optimal" if solution.converged else "max_iterations", reg=0.0,
-        cost_scale=1.0,
+        marginal_error_a=float(np.abs(rows - a).sum()),
+        marginal_error_b=float(np.abs(cols - b).sum()), method="exact",
+        converged=solution.converged, stop_reason=stop, reg=0.0, cost_scale=1.0,
         iterations={"lp_rounds": solution.rounds, "simplex_pivots": solution.pivots},
         backend="numpy", device="cpu")
+
+
+def _exact_on_entries(a: Any, b: Any, M: Any, X: Any, Y: Any, method: str, reg: float,
+                      reg_m: float | None, plan: str) -> TransportResult:
+    """Exact transport along a sparse cost's stored entries only (host)."""
+    if X is not None or Y is not None:
+        raise SolverInputError("M", "give the cost M or the points X and Y, not both")
+    if not (method == "exact" or (method == "auto" and reg == 0)):
+        raise SolverInputError("M", "a sparse cost restricts exact transport to its entries "
+                                    "(reg = 0, method exact); the entropic methods need a "
+                                    "dense cost")
+    if reg_m is not None and np.isfinite(reg_m):
+        raise SolverInputError("method", "exact transport is balanced; unset reg_m")
+    coo = sp.coo_matrix(M)
+    n, m = coo.shape
+    if n == 0 or m == 0:
+        raise SolverInputError("M", f"must be a non-empty n x m matrix, got shape {coo.shape}")
+    costs = np.asarray(coo.data, dtype=np.float64)
+    if not np.isfinite(costs).all():
+        raise SolverInputError("M", "holds NaN or infinite entries")
+    a = _weights(CPU, a, n, "a")
+    b = _balanced(a, _weights(CPU, b, m, "b"), 0.0)
+    rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    solution, cost = exact_on_entries(a, b, rows, cols, costs, (n, m))
+    return _exact_result(solution, a, b, cost, plan)

@@ -159,7 +159,10 @@ class Client:
         "dense", "sparse" (entries below plan_threshold x the largest dropped; see
         `dropped_mass`) or "none". A leading batch axis on every array (a: (B, n),
         M: (B, n, m) or X: (B, n, d)) solves B problems in one call and returns a list.
-        Other options: max_iterations, plan_threshold, device, exact_potentials.
+        A scipy.sparse M (with method "exact", or "auto" and reg=0) restricts exact
+        transport to its stored entries: absent pairs cannot carry mass.
+        Other options: max_iterations (for "exact": simplex pivots at most, the plan
+        reached returned unconverged), plan_threshold, device, exact_potentials.
         """
         request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,
                                     plan=plan, **options)
@@ -193,12 +196,13 @@ class Client:
         method: "altmin" (spectral start, alternating ridge least squares; row_solver
         "exact" or "sketch" as in Gu et al. 2024) or "softimpute_als" (Hastie et al.
         2015; reg is its nuclear-norm lambda). reg: altmin's ridge per row, times the
-        row's entry count. center: "none", "global" or "biases" (ratings). Stops when
-        the observed RMSE changes by at most tol in a round (1e-5) or falls to atol x
-        the values' RMS (1e-12). holdout: fraction of entries held out for a holdout
-        RMSE; test=(rows, cols, vals) instead; predict=(rows, cols) returns estimates
-        in `.predictions`. Other options: bias_reg, max_iterations, seed, sketch_size,
-        sketch_steps, device.
+        row's entry count; unset, the server picks it among 0, 1e-2 and 1e-1 times the
+        values' RMS on a held-out tenth (`.reg` says which). center: "none", "global" or
+        "biases" (ratings). Stops when the observed RMSE changes by at most tol in a
+        round (1e-5) or falls to atol x the values' RMS (1e-12). holdout: fraction of
+        entries held out for a holdout RMSE; test=(rows, cols, vals) instead;
+        predict=(rows, cols) returns estimates in `.predictions`. Other options:
+        bias_reg, max_iterations, seed, sketch_size, sketch_steps, device.
         """
         r, c, v, size = observed(rows, cols, vals, shape)
         request = complete_request(r, c, v, size, rank, **options)

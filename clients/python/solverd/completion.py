@@ -39,7 +39,7 @@ def observed(rows: Any, cols: Any = None, vals: Any = None, shape: Any = None
 
 def complete_request(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
                      shape: tuple[int, int], rank: int, *, method: str = "altmin",
-                     reg: float = 0.0, row_solver: str = "auto", center: str = "none",
+                     reg: float | None = None, row_solver: str = "auto", center: str = "none",
                      bias_reg: float | None = None, tol: float = 0.0, atol: float = 0.0,
                      max_iterations: int | None = None, holdout: float = 0.0,
                      test: tuple[Any, Any, Any] | None = None,
@@ -48,13 +48,15 @@ def complete_request(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
                      device: str = "auto") -> WireMessage:
     req = completion_pb2.CompleteRequest(
         shape=list(shape), rank=int(rank), method=lookup(METHODS, method, "method"),
-        reg=float(reg), row_solver=lookup(ROW_SOLVERS, row_solver, "row_solver"),
+        row_solver=lookup(ROW_SOLVERS, row_solver, "row_solver"),
         center=lookup(CENTERS, center, "center"), seed=int(seed), tol=float(tol),
         atol=float(atol), max_iterations=int(max_iterations or 0),
         holdout_fraction=float(holdout), sketch_size=int(sketch_size or 0),
         sketch_steps=int(sketch_steps or 0), device=device_code(device))
     if bias_reg is not None:
         req.bias_reg = float(bias_reg)
+    if reg is not None:  # absent: the server chooses it on a held-out tenth
+        req.reg = float(reg)
     wire = WireMessage(req)
     wire.set_tensor("rows", index_array(np.asarray(rows)))
     wire.set_tensor("cols", index_array(np.asarray(cols)))
@@ -98,6 +100,7 @@ class CompletionResult:
     holdout_count: int
     predictions: np.ndarray | None
     info: SolveInfo
+    reg: float = 0.0  # the ridge (or lambda) used: the one chosen if the call left it unset
 
     def predict(self, rows: Any, cols: Any) -> np.ndarray:
         """Estimates at (rows[t], cols[t]), computed here from the factors."""
@@ -130,4 +133,4 @@ def result_from_proto(decoded: DecodedMessage, round_trip: float) -> CompletionR
         iterations=r.iterations, converged=r.converged, stop_reason=r.stop_reason,
         method=_METHOD_NAMES.get(r.method, str(r.method)), row_solver=r.row_solver,
         init_seconds=r.init_seconds, holdout_count=r.holdout_count,
-        predictions=tensor("predictions"), info=info)
+        predictions=tensor("predictions"), info=info, reg=r.reg)

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from solverd.results import SolveInfo, device_code, lookup
-from solverd.tensors import from_tensor, value_array
+from solverd.tensors import from_tensor, index_array, value_array
 from solverd.v1 import transport_pb2
 from solverd.wire import DecodedMessage, WireMessage
 
@@ -44,6 +44,13 @@ def transport_request(a: object, b: object, M: object = None, *, X: object = Non
     if reg_m is not None:
         req.reg_m = float(reg_m)
     wire = WireMessage(req)
+    if sp.issparse(M):  # exact transport along its entries only
+        coo = M.tocoo()  # type: ignore[attr-defined]
+        req.sparse_cost.shape[:] = coo.shape
+        wire.set_tensor("sparse_cost.row", index_array(coo.row))
+        wire.set_tensor("sparse_cost.col", index_array(coo.col))
+        wire.set_tensor("sparse_cost.data", value_array(coo.data))
+        M = None
     for name, value in (("a", a), ("b", b), ("cost", M), ("x", X), ("y", Y)):
         if value is not None and not (hasattr(value, "__len__") and len(value) == 0):  # type: ignore[arg-type]
             wire.set_tensor(name, value_array(np.asarray(value)))
@@ -80,7 +87,7 @@ class TransportResult:
 def batched(M: object, X: object) -> bool:
     """Whether a transport call carries a leading batch axis (its answer is a list)."""
     source = M if M is not None else X
-    return source is not None and np.ndim(source) == 3
+    return source is not None and not sp.issparse(source) and np.ndim(source) == 3
 
 
 def results_from_proto(decoded: DecodedMessage, round_trip: float) -> list[TransportResult]:

@@ -86,7 +86,7 @@ class CompleteRequest(_message.Message):
     def __init__(self, shape: _Optional[_Iterable[int]] = ..., rows: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., cols: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., rank: _Optional[int] = ..., method: _Optional[_Union[CompletionMethod, str]] = ..., reg: _Optional[float] = ..., row_solver: _Optional[_Union[RowSolver, str]] = ..., center: _Optional[_Union[Centering, str]] = ..., bias_reg: _Optional[float] = ..., seed: _Optional[int] = ..., tol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., holdout_fraction: _Optional[float] = ..., test_rows: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., test_cols: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., test_values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., predict_rows: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., predict_cols: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., sketch_size: _Optional[int] = ..., sketch_steps: _Optional[int] = ..., device: _Optional[_Union[_linear_pb2.Device, str]] = ...) -> None: ...
 
 class CompleteResponse(_message.Message):
-    __slots__ = ("u", "v", "singular_values", "global_mean", "row_bias", "col_bias", "train_rmse", "holdout_rmse", "round_seconds", "iterations", "converged", "stop_reason", "method", "row_solver", "init_seconds", "holdout_count", "predictions", "info")
+    __slots__ = ("u", "v", "singular_values", "global_mean", "row_bias", "col_bias", "train_rmse", "holdout_rmse", "round_seconds", "iterations", "converged", "stop_reason", "method", "row_solver", "init_seconds", "holdout_count", "predictions", "info", "reg")
     U_FIELD_NUMBER: _ClassVar[int]
     V_FIELD_NUMBER: _ClassVar[int]
     SINGULAR_VALUES_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +105,7 @@ class CompleteResponse(_message.Message):
     HOLDOUT_COUNT_FIELD_NUMBER: _ClassVar[int]
     PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     INFO_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
     u: _tensor_pb2.Tensor
     v: _tensor_pb2.Tensor
     singular_values: _tensor_pb2.Tensor
@@ -123,4 +124,5 @@ class CompleteResponse(_message.Message):
     holdout_count: int
     predictions: _tensor_pb2.Tensor
     info: _linear_pb2.SolveInfo
-    def __init__(self, u: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., v: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., singular_values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., global_mean: _Optional[float] = ..., row_bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., col_bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., train_rmse: _Optional[_Iterable[float]] = ..., holdout_rmse: _Optional[_Iterable[float]] = ..., round_seconds: _Optional[_Iterable[float]] = ..., iterations: _Optional[int] = ..., converged: _Optional[bool] = ..., stop_reason: _Optional[str] = ..., method: _Optional[_Union[CompletionMethod, str]] = ..., row_solver: _Optional[str] = ..., init_seconds: _Optional[float] = ..., holdout_count: _Optional[int] = ..., predictions: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., info: _Optional[_Union[_linear_pb2.SolveInfo, _Mapping]] = ...) -> None: ...
+    reg: float
+    def __init__(self, u: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., v: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., singular_values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., global_mean: _Optional[float] = ..., row_bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., col_bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., train_rmse: _Optional[_Iterable[float]] = ..., holdout_rmse: _Optional[_Iterable[float]] = ..., round_seconds: _Optional[_Iterable[float]] = ..., iterations: _Optional[int] = ..., converged: _Optional[bool] = ..., stop_reason: _Optional[str] = ..., method: _Optional[_Union[CompletionMethod, str]] = ..., row_solver: _Optional[str] = ..., init_seconds: _Optional[float] = ..., holdout_count: _Optional[int] = ..., predictions: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., info: _Optional[_Union[_linear_pb2.SolveInfo, _Mapping]] = ..., reg: _Optional[float] = ...) -> None: ...

@@ -27,7 +27,7 @@ from solverd.v1 import linear_pb2 as solverd_dot_v1_dot_linear__pb2
 from solverd.v1 import tensor_pb2 as solverd_dot_v1_dot_tensor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asolverd/v1/transport.proto\x12\nsolverd.v1\x1a\x17solverd/v1/chunks.proto\x1a\x17solverd/v1/linear.proto\x1a\x17solverd/v1/tensor.proto\"\xf5\x03\n\x10TransportRequest\x12\x1d\n\x01\x61\x18\x01 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01\x62\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12 \n\x04\x63ost\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01x\x18\x04 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01y\x18\x05 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12&\n\x06metric\x18\x06 \x01(\x0e\x32\x16.solverd.v1.CostMetric\x12$\n\x05scale\x18\x07 \x01(\x0e\x32\x15.solverd.v1.CostScale\x12\x0b\n\x03reg\x18\x08 \x01(\x01\x12+\n\x06method\x18\t \x01(\x0e\x32\x1b.solverd.v1.TransportMethod\x12\x0b\n\x03tol\x18\n \x01(\x01\x12\x16\n\x0emax_iterations\x18\x0b \x01(\r\x12\x12\n\x05reg_m\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\"\n\x04plan\x18\r \x01(\x0e\x32\x14.solverd.v1.PlanForm\x12\x16\n\x0eplan_threshold\x18\x0e \x01(\x01\x12\"\n\x06\x64\x65vice\x18\x0f \x01(\x0e\x32\x12.solverd.v1.Device\x12\x18\n\x10\x65xact_potentials\x18\x10 \x01(\x08\x42\x08\n\x06_reg_m\"o\n\rTransportPlan\x12!\n\x05\x64\x65nse\x18\x01 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12%\n\x06sparse\x18\x02 \x01(\x0b\x32\x15.solverd.v1.CooMatrix\x12\x14\n\x0c\x64ropped_mass\x18\x03 \x01(\x01\"\xc9\x03\n\x0fTransportResult\x12\x0c\n\x04\x63ost\x18\x01 \x01(\x01\x12\x11\n\tobjective\x18\x02 \x01(\x01\x12\x1d\n\x01\x66\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01g\x18\x04 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\'\n\x04plan\x18\x05 \x01(\x0b\x32\x19.solverd.v1.TransportPlan\x12\x18\n\x10marginal_error_a\x18\x06 \x01(\x01\x12\x18\n\x10marginal_error_b\x18\x07 \x01(\x01\x12+\n\x06method\x18\x08 \x01(\x0e\x32\x1b.solverd.v1.TransportMethod\x12\x11\n\tconverged\x18\t \x01(\x08\x12\x13\n\x0bstop_reason\x18\n \x01(\t\x12\x1b\n\x13sinkhorn_iterations\x18\x0b \x01(\r\x12\x19\n\x11newton_iterations\x18\x0c \x01(\r\x12\x15\n\rcg_iterations\x18\r \x01(\r\x12\x11\n\tlp_rounds\x18\x0e \x01(\r\x12\x12\n\ncost_scale\x18\x0f \x01(\x01\x12\x17\n\x0f\x63ompute_seconds\x18\x10 \x01(\x01\x12\x16\n\x0esimplex_pivots\x18\x11 \x01(\r\"f\n\x11TransportResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.solverd.v1.TransportResult\x12#\n\x04info\x18\x02 \x01(\x0b\x32\x15.solverd.v1.SolveInfo*\xa4\x01\n\x0fTransportMethod\x12\x19\n\x15TRANSPORT_METHOD_AUTO\x10\x00\x12\x1d\n\x19TRANSPORT_METHOD_SINKHORN\x10\x01\x12!\n\x1dTRANSPORT_METHOD_SINKHORN_EPS\x10\x02\x12\x18\n\x14TRANSPORT_METHOD_SNS\x10\x03\x12\x1a\n\x16TRANSPORT_METHOD_EXACT\x10\x04*_\n\nCostMetric\x12\x1b\n\x17\x43OST_METRIC_SQEUCLIDEAN\x10\x00\x12\x19\n\x15\x43OST_METRIC_EUCLIDEAN\x10\x01\x12\x19\n\x15\x43OST_METRIC_CITYBLOCK\x10\x02*I\n\tCostScale\x12\x13\n\x0f\x43OST_SCALE_NONE\x10\x00\x12\x12\n\x0e\x43OST_SCALE_MAX\x10\x01\x12\x13\n\x0f\x43OST_SCALE_MEAN\x10\x02*I\n\x08PlanForm\x12\x13\n\x0fPLAN_FORM_DENSE\x10\x00\x12\x14\n\x10PLAN_FORM_SPARSE\x10\x01\x12\x12\n\x0ePLAN_FORM_NONE\x10\x02\x32\x9c\x01\n\tTransport\x12\x44\n\x05Solve\x12\x1c.solverd.v1.TransportRequest\x1a\x1d.solverd.v1.TransportResponse\x12I\n\x0cSolveChunked\x12\x18.solverd.v1.RequestChunk\x1a\x1d.solverd.v1.TransportResponse(\x01\x42\'\n\rio.solverd.v1P\x01Z\x14solverd/v1;solverdv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asolverd/v1/transport.proto\x12\nsolverd.v1\x1a\x17solverd/v1/chunks.proto\x1a\x17solverd/v1/linear.proto\x1a\x17solverd/v1/tensor.proto\"\xa1\x04\n\x10TransportRequest\x12\x1d\n\x01\x61\x18\x01 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01\x62\x18\x02 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12 \n\x04\x63ost\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01x\x18\x04 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01y\x18\x05 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12&\n\x06metric\x18\x06 \x01(\x0e\x32\x16.solverd.v1.CostMetric\x12$\n\x05scale\x18\x07 \x01(\x0e\x32\x15.solverd.v1.CostScale\x12\x0b\n\x03reg\x18\x08 \x01(\x01\x12+\n\x06method\x18\t \x01(\x0e\x32\x1b.solverd.v1.TransportMethod\x12\x0b\n\x03tol\x18\n \x01(\x01\x12\x16\n\x0emax_iterations\x18\x0b \x01(\r\x12\x12\n\x05reg_m\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\"\n\x04plan\x18\r \x01(\x0e\x32\x14.solverd.v1.PlanForm\x12\x16\n\x0eplan_threshold\x18\x0e \x01(\x01\x12\"\n\x06\x64\x65vice\x18\x0f \x01(\x0e\x32\x12.solverd.v1.Device\x12\x18\n\x10\x65xact_potentials\x18\x10 \x01(\x08\x12*\n\x0bsparse_cost\x18\x11 \x01(\x0b\x32\x15.solverd.v1.CooMatrixB\x08\n\x06_reg_m\"o\n\rTransportPlan\x12!\n\x05\x64\x65nse\x18\x01 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12%\n\x06sparse\x18\x02 \x01(\x0b\x32\x15.solverd.v1.CooMatrix\x12\x14\n\x0c\x64ropped_mass\x18\x03 \x01(\x01\"\xc9\x03\n\x0fTransportResult\x12\x0c\n\x04\x63ost\x18\x01 \x01(\x01\x12\x11\n\tobjective\x18\x02 \x01(\x01\x12\x1d\n\x01\x66\x18\x03 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\x1d\n\x01g\x18\x04 \x01(\x0b\x32\x12.solverd.v1.Tensor\x12\'\n\x04plan\x18\x05 \x01(\x0b\x32\x19.solverd.v1.TransportPlan\x12\x18\n\x10marginal_error_a\x18\x06 \x01(\x01\x12\x18\n\x10marginal_error_b\x18\x07 \x01(\x01\x12+\n\x06method\x18\x08 \x01(\x0e\x32\x1b.solverd.v1.TransportMethod\x12\x11\n\tconverged\x18\t \x01(\x08\x12\x13\n\x0bstop_reason\x18\n \x01(\t\x12\x1b\n\x13sinkhorn_iterations\x18\x0b \x01(\r\x12\x19\n\x11newton_iterations\x18\x0c \x01(\r\x12\x15\n\rcg_iterations\x18\r \x01(\r\x12\x11\n\tlp_rounds\x18\x0e \x01(\r\x12\x12\n\ncost_scale\x18\x0f \x01(\x01\x12\x17\n\x0f\x63ompute_seconds\x18\x10 \x01(\x01\x12\x16\n\x0esimplex_pivots\x18\x11 \x01(\r\"f\n\x11TransportResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.solverd.v1.TransportResult\x12#\n\x04info\x18\x02 \x01(\x0b\x32\x15.solverd.v1.SolveInfo*\xa4\x01\n\x0fTransportMethod\x12\x19\n\x15TRANSPORT_METHOD_AUTO\x10\x00\x12\x1d\n\x19TRANSPORT_METHOD_SINKHORN\x10\x01\x12!\n\x1dTRANSPORT_METHOD_SINKHORN_EPS\x10\x02\x12\x18\n\x14TRANSPORT_METHOD_SNS\x10\x03\x12\x1a\n\x16TRANSPORT_METHOD_EXACT\x10\x04*_\n\nCostMetric\x12\x1b\n\x17\x43OST_METRIC_SQEUCLIDEAN\x10\x00\x12\x19\n\x15\x43OST_METRIC_EUCLIDEAN\x10\x01\x12\x19\n\x15\x43OST_METRIC_CITYBLOCK\x10\x02*I\n\tCostScale\x12\x13\n\x0f\x43OST_SCALE_NONE\x10\x00\x12\x12\n\x0e\x43OST_SCALE_MAX\x10\x01\x12\x13\n\x0f\x43OST_SCALE_MEAN\x10\x02*I\n\x08PlanForm\x12\x13\n\x0fPLAN_FORM_DENSE\x10\x00\x12\x14\n\x10PLAN_FORM_SPARSE\x10\x01\x12\x12\n\x0ePLAN_FORM_NONE\x10\x02\x32\x9c\x01\n\tTransport\x12\x44\n\x05Solve\x12\x1c.solverd.v1.TransportRequest\x1a\x1d.solverd.v1.TransportResponse\x12I\n\x0cSolveChunked\x12\x18.solverd.v1.RequestChunk\x1a\x1d.solverd.v1.TransportResponse(\x01\x42\'\n\rio.solverd.v1P\x01Z\x14solverd/v1;solverdv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,22 +35,22 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'solverd.v1.transport_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rio.solverd.v1P\001Z\024solverd/v1;solverdv1'
-  _globals['_TRANSPORTMETHOD']._serialized_start=1299
-  _globals['_TRANSPORTMETHOD']._serialized_end=1463
-  _globals['_COSTMETRIC']._serialized_start=1465
-  _globals['_COSTMETRIC']._serialized_end=1560
-  _globals['_COSTSCALE']._serialized_start=1562
-  _globals['_COSTSCALE']._serialized_end=1635
-  _globals['_PLANFORM']._serialized_start=1637
-  _globals['_PLANFORM']._serialized_end=1710
+  _globals['_TRANSPORTMETHOD']._serialized_start=1343
+  _globals['_TRANSPORTMETHOD']._serialized_end=1507
+  _globals['_COSTMETRIC']._serialized_start=1509
+  _globals['_COSTMETRIC']._serialized_end=1604
+  _globals['_COSTSCALE']._serialized_start=1606
+  _globals['_COSTSCALE']._serialized_end=1679
+  _globals['_PLANFORM']._serialized_start=1681
+  _globals['_PLANFORM']._serialized_end=1754
   _globals['_TRANSPORTREQUEST']._serialized_start=118
-  _globals['_TRANSPORTREQUEST']._serialized_end=619
-  _globals['_TRANSPORTPLAN']._serialized_start=621
-  _globals['_TRANSPORTPLAN']._serialized_end=732
-  _globals['_TRANSPORTRESULT']._serialized_start=735
-  _globals['_TRANSPORTRESULT']._serialized_end=1192
-  _globals['_TRANSPORTRESPONSE']._serialized_start=1194
-  _globals['_TRANSPORTRESPONSE']._serialized_end=1296
-  _globals['_TRANSPORT']._serialized_start=1713
-  _globals['_TRANSPORT']._serialized_end=1869
+  _globals['_TRANSPORTREQUEST']._serialized_end=663
+  _globals['_TRANSPORTPLAN']._serialized_start=665
+  _globals['_TRANSPORTPLAN']._serialized_end=776
+  _globals['_TRANSPORTRESULT']._serialized_start=779
+  _globals['_TRANSPORTRESULT']._serialized_end=1236
+  _globals['_TRANSPORTRESPONSE']._serialized_start=1238
+  _globals['_TRANSPORTRESPONSE']._serialized_end=1340
+  _globals['_TRANSPORT']._serialized_start=1757
+  _globals['_TRANSPORT']._serialized_end=1913
 # @@protoc_insertion_point(module_scope)

@@ -51,7 +51,7 @@ PLAN_FORM_SPARSE: PlanForm
 PLAN_FORM_NONE: PlanForm
 
 class TransportRequest(_message.Message):
-    __slots__ = ("a", "b", "cost", "x", "y", "metric", "scale", "reg", "method", "tol", "max_iterations", "reg_m", "plan", "plan_threshold", "device", "exact_potentials")
+    __slots__ = ("a", "b", "cost", "x", "y", "metric", "scale", "reg", "method", "tol", "max_iterations", "reg_m", "plan", "plan_threshold", "device", "exact_potentials", "sparse_cost")
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
     COST_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,7 @@ class TransportRequest(_message.Message):
     PLAN_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     EXACT_POTENTIALS_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_COST_FIELD_NUMBER: _ClassVar[int]
     a: _tensor_pb2.Tensor
     b: _tensor_pb2.Tensor
     cost: _tensor_pb2.Tensor
@@ -84,7 +85,8 @@ class TransportRequest(_message.Message):
     plan_threshold: float
     device: _linear_pb2.Device
     exact_potentials: bool
-    def __init__(self, a: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., cost: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., y: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., metric: _Optional[_Union[CostMetric, str]] = ..., scale: _Optional[_Union[CostScale, str]] = ..., reg: _Optional[float] = ..., method: _Optional[_Union[TransportMethod, str]] = ..., tol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., reg_m: _Optional[float] = ..., plan: _Optional[_Union[PlanForm, str]] = ..., plan_threshold: _Optional[float] = ..., device: _Optional[_Union[_linear_pb2.Device, str]] = ..., exact_potentials: _Optional[bool] = ...) -> None: ...
+    sparse_cost: _tensor_pb2.CooMatrix
+    def __init__(self, a: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., cost: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., y: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., metric: _Optional[_Union[CostMetric, str]] = ..., scale: _Optional[_Union[CostScale, str]] = ..., reg: _Optional[float] = ..., method: _Optional[_Union[TransportMethod, str]] = ..., tol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., reg_m: _Optional[float] = ..., plan: _Optional[_Union[PlanForm, str]] = ..., plan_threshold: _Optional[float] = ..., device: _Optional[_Union[_linear_pb2.Device, str]] = ..., exact_potentials: _Optional[bool] = ..., sparse_cost: _Optional[_Union[_tensor_pb2.CooMatrix, _Mapping]] = ...) -> None: ...
 
 class TransportPlan(_message.Message):
     __slots__ = ("dense", "sparse", "dropped_mass")
