@@ -246,7 +246,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 preconditioner=problem.preconditioner, x0=problem.x0, rtol=problem.rtol,
                 atol=problem.atol, maxiter=problem.maxiter, restart=problem.restart,
                 device=backend.device, precision=problem.precision,
-                allow_gpu=self.config.allow_gpu, omega=omega,
+                allow_gpu=self.config.allow_gpu, omega=omega, amg_options=problem.amg,
                 should_stop=stop.poll, **_recycling_options(problem, same_matrix))
         tiny = sequence is None and _tiny(problem, backend)
         first_try = None
@@ -293,6 +293,15 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                     response.recycle_space.iterations = min(space.iterations, 2**32 - 1)
                     to_tensor(backend.to_host(space.u), response.recycle_space.u)
                     to_tensor(backend.to_host(space.c), response.recycle_space.c)
+        hierarchy = result.extra.get("amg")
+        if hierarchy is not None:
+            response.amg.kind = hierarchy.kind
+            response.amg.levels = hierarchy.levels
+            response.amg.operator_complexity = hierarchy.operator_complexity
+            response.amg.grid_complexity = hierarchy.grid_complexity
+            response.amg.coarse_rows = hierarchy.coarse_rows
+            response.amg.setup_seconds = hierarchy.setup_seconds
+        response.auto_reason = result.extra.get("auto_reason", "")
         to_tensor(result.x, response.x)
         fill_info(response.info, result.backend, result.device, result.precision,
                   result.stop_reason, decode_seconds, queued, result.seconds, encode_start)

@@ -19,6 +19,8 @@ from service.config import Limits
 from solverd.tensors import DTYPE_TO_NUMPY
 from solverd.v1 import linear_pb2, tensor_pb2
 from solverd.wire import DecodedMessage
+from solvers.errors import SolverInputError
+from solvers.linear.amg import AmgOptions
 from solvers.linear.recycling import DEFAULT_RECYCLE, RecycleSpace
 from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS, looks_spd
 
@@ -245,6 +247,7 @@ class SolveProblem:
     recycle: int = 0
     recycle_space: RecycleSpace | None = None
     return_recycle_space: bool = False
+    amg: AmgOptions | None = None
 
 
 TUNED_METHODS = SWEEP_METHODS  # the methods whose omega a tuner may choose
@@ -261,7 +264,43 @@ METHOD_NAMES = {linear_pb2.METHOD_AUTO: "auto", linear_pb2.METHOD_CG: "cg",
 METHOD_CODES = {name: code for code, name in METHOD_NAMES.items()}
 PRECONDITIONER_NAMES = {linear_pb2.PRECONDITIONER_NONE: "none",
                         linear_pb2.PRECONDITIONER_JACOBI: "jacobi",
-                        linear_pb2.PRECONDITIONER_ILU: "ilu"}
+                        linear_pb2.PRECONDITIONER_ILU: "ilu",
+                        linear_pb2.PRECONDITIONER_AMG: "amg"}
+AMG_KIND_NAMES = {linear_pb2.AMG_KIND_AUTO: "auto", linear_pb2.AMG_KIND_SA: "sa",
+                  linear_pb2.AMG_KIND_AIR: "air"}
+AMG_STRENGTH_NAMES = {linear_pb2.AMG_STRENGTH_AUTO: "auto",
+                      linear_pb2.AMG_STRENGTH_SYMMETRIC: "symmetric",
+                      linear_pb2.AMG_STRENGTH_EVOLUTION: "evolution",
+                      linear_pb2.AMG_STRENGTH_CLASSICAL: "classical"}
+AMG_SMOOTHER_NAMES = {linear_pb2.AMG_SMOOTHER_AUTO: "auto",
+                      linear_pb2.AMG_SMOOTHER_GAUSS_SEIDEL: "gauss_seidel",
+                      linear_pb2.AMG_SMOOTHER_JACOBI: "jacobi"}
+AMG_CYCLE_NAMES = {linear_pb2.AMG_CYCLE_V: "V", linear_pb2.AMG_CYCLE_W: "W",
+                   linear_pb2.AMG_CYCLE_F: "F"}
+
+
+def amg_options(req: linear_pb2.SolveRequest | linear_pb2.SolveBatchRequest, n: int,
+                limits: Limits, v: Violations) -> AmgOptions | None:
+    """The AMG options of a request (None when absent: the defaults)."""
+    if not req.HasField("amg"):
+        return None
+    msg = req.amg
+    near = None
+    if msg.HasField("near_nullspace"):
+        near = tensor(msg.near_nullspace, "amg.near_nullspace", v, dtypes=FLOATS, ndims=(2,),
+                      max_elements=64 * limits.max_rows)
+    options = AmgOptions(
+        kind=_enum(msg.kind, AMG_KIND_NAMES, "amg.kind", v),
+        strength=_enum(msg.strength, AMG_STRENGTH_NAMES, "amg.strength", v),
+        smoother=_enum(msg.smoother, AMG_SMOOTHER_NAMES, "amg.smoother", v),
+        cycle=_enum(msg.cycle, AMG_CYCLE_NAMES, "amg.cycle", v),
+        near_nullspace=None if near is None else np.asarray(near, dtype=np.float64),
+        max_coarse=msg.max_coarse or 500, max_levels=msg.max_levels or 25)
+    try:
+        options.check(n)
+    except SolverInputError as exc:
+        v.add(exc.field, exc.description)
+    return options
 DEVICE_NAMES = {linear_pb2.DEVICE_AUTO: "auto", linear_pb2.DEVICE_CPU: "cpu",
                 linear_pb2.DEVICE_GPU: "gpu"}
 PRECISION_NAMES = {linear_pb2.PRECISION_AUTO: "auto", linear_pb2.PRECISION_FLOAT64: "float64",
@@ -450,11 +489,12 @@ def solve_request(decoded: DecodedMessage, limits: Limits,
             else:
                 _finite(x0, "x0.data", v)
     recycling = _recycling(req, method, None if a is None else a.shape[0], limits, stream, v)
+    amg = amg_options(req, 0 if a is None else a.shape[0], limits, v)
     v.raise_if_any()
     n = a.shape[0]
     maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
     return SolveProblem(a=a, b=b, x0=x0, maxiter=maxiter, restart=req.restart, **options,
-                        **tuning, **recycling)
+                        **tuning, **recycling, amg=amg)
 
 
 ORDER_NAMES = {linear_pb2.BATCH_ORDER_AUTO: "auto", linear_pb2.BATCH_ORDER_INPUT: "input",
@@ -585,11 +625,12 @@ def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
         method = "recycled_cg" if spd else "gcrodr"
     if req.recycle and method not in RECYCLING_METHODS:
         v.add("recycle", f"applies to gcrodr and recycled_cg only, not {method}")
+    amg = amg_options(req, n, limits, v)
     v.raise_if_any()
     maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
     template = SolveProblem(a=first, b=b if b.ndim == 1 else b[0], x0=None, method=method,
                             maxiter=maxiter, restart=req.restart, **options,
-                            recycle=req.recycle or DEFAULT_RECYCLE)
+                            recycle=req.recycle or DEFAULT_RECYCLE, amg=amg)
     return BatchProblem(template=template, count=count, values=values, b=b,
                         features=features, order=order, warm_start=req.warm_start,
                         build=build)

@@ -107,11 +107,19 @@ def test_dense_input() -> None:
 
 
 def test_auto_choice() -> None:
+    """Small: direct. SPD-looking: CG (with AMG). Nonsymmetric or indefinite with a 2-D
+    pattern: direct (SuperLU's fill is about n log n); with a 3-D one: GMRES (with
+    AMG) and MINRES."""
+    import pyamg
+
     assert choose_method(SPD) == "direct"
     big_spd = poisson_2d(150)
     assert choose_method(big_spd) == "cg"
-    assert choose_method(convection_diffusion_2d(150)) == "gmres"
-    assert choose_method(-big_spd) == "minres"
+    assert choose_method(convection_diffusion_2d(150)) == "direct"
+    assert choose_method(-big_spd) == "direct"
+    cube = pyamg.gallery.poisson((32, 32, 32), format="csr")
+    assert choose_method(-cube) == "minres"
+    assert choose_method((cube + 0.2 * sp.triu(cube, 1)).tocsr()) == "gmres"
 
 
 def test_should_stop_interrupts_between_iterations() -> None:
@@ -128,7 +136,7 @@ def test_should_stop_interrupts_between_iterations() -> None:
 
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"method": "qmr"}, "method"),
-    ({"preconditioner": "amg"}, "preconditioner"),
+    ({"preconditioner": "multigrid"}, "preconditioner"),
     ({"rtol": -1.0}, "rtol"),
     ({"atol": float("nan")}, "atol"),
     ({"method": "cg", "preconditioner": "ilu"}, "preconditioner"),

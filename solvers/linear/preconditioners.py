@@ -11,10 +11,11 @@ import scipy.sparse.linalg as spla
 
 from solvers.backend import Backend
 from solvers.errors import SolverInputError
+from solvers.linear import amg
 
 Precond = Callable[[Any], Any] | None  # None: no preconditioner
 
-PRECONDITIONERS = ("none", "jacobi", "ilu")
+PRECONDITIONERS = ("none", "jacobi", "ilu", "amg")
 
 
 class Diagonal:
@@ -43,10 +44,22 @@ def available(backend: Backend) -> list[str]:
 
 
 def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Backend,
-          dtype: np.dtype, method: str) -> Precond:
-    """The preconditioner `name` for A. Raises SolverInputError when it cannot be built."""
+          dtype: np.dtype, method: str, amg_options: amg.AmgOptions | None = None,
+          extra: dict[str, Any] | None = None) -> Precond:
+    """The preconditioner `name` for A. Raises SolverInputError when it cannot be built.
+    An AMG hierarchy is described in extra["amg"]."""
     if name == "none":
         return None
+    if name == "amg":
+        options = amg_options or amg.AmgOptions()
+        hierarchy = amg.build(a_host, method, options)
+        if extra is not None:
+            extra["amg"] = hierarchy
+        apply = amg.preconditioner(hierarchy, options.cycle, dtype)
+        if not backend.is_gpu:
+            return apply
+        # The cycle runs on the host for now: the vector crosses the bus each way.
+        return lambda v: backend.asarray(apply(backend.to_host(v)), dtype=dtype)
     if name == "jacobi":
         diag = np.asarray(a_host.diagonal(), dtype=np.float64)
         zero = np.flatnonzero(diag == 0.0)

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from solvers.backend import Backend, get_backend
 from solvers.errors import SolverInputError, check_stop
-from solvers.linear import krylov, preconditioners, recycling
+from solvers.linear import amg, krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
 from solvers.linear.direct import SingularMatrix, direct_solve
 from solvers.linear.products import fast_products
@@ -58,6 +58,11 @@ def _sor_gpu_kernel(colours: Any, A: Any, b: Any, x: Any, M: Any, tol: float, ma
 # takes tens of milliseconds, which no unpreconditioned Krylov method beats.
 AUTO_DIRECT_MAX_SPARSE_ROWS = 20_000
 AUTO_DIRECT_MAX_DENSE_ROWS = 2_000
+# Nonsymmetric or indefinite systems of a 2-D-like pattern go to SuperLU up to this size,
+# and an AUTO iterative solve that fails falls back to it up to this size (2-D-like) or
+# the 3-D one.
+AUTO_DIRECT_MAX_2D_ROWS = 300_000
+AUTO_FALLBACK_MAX_3D_ROWS = 60_000
 DEFAULT_RESTART = 30
 # True-residual verifications per column before giving up on a drifting estimate.
 MAX_REFINEMENTS = 4
@@ -100,18 +105,65 @@ def is_symmetric(a: np.ndarray | sp.spmatrix) -> bool:
 
 
 def choose_method(a: np.ndarray | sp.spmatrix, preconditioner: str = "none") -> str:
-    """AUTO: direct for small systems, CG for SPD-looking, MINRES for symmetric, else
-    GMRES; GMRES whatever the symmetry when the preconditioner asked for is ILU (not
-    symmetric: CG and MINRES refuse it)."""
+    """AUTO's method (see choose)."""
+    return choose(a, preconditioner)[0]
+
+
+def choose(a: np.ndarray | sp.spmatrix, preconditioner: str = "none") -> tuple[str, str, str]:
+    """AUTO: (method, preconditioner, reason). Direct for small systems and for the
+    nonsymmetric or indefinite ones of a 2-D-like sparsity pattern up to a size (SuperLU's
+    fill grows as n log n there, as n^(4/3) in 3-D); AMG-preconditioned CG for the
+    symmetric ones with a positive diagonal; else GMRES with AMG, MINRES for symmetric
+    indefinite. A preconditioner asked for is kept and the method follows it (ILU and
+    AIR are not symmetric: GMRES)."""
     n = a.shape[0]
-    small = AUTO_DIRECT_MAX_SPARSE_ROWS if sp.issparse(a) else AUTO_DIRECT_MAX_DENSE_ROWS
+    sparse = sp.issparse(a)
+    small = AUTO_DIRECT_MAX_SPARSE_ROWS if sparse else AUTO_DIRECT_MAX_DENSE_ROWS
     if n <= small:
-        return "direct"
-    if preconditioner == "ilu":
-        return "gmres"
-    if is_symmetric(a):
-        return "cg" if _positive_diagonal(a) else "minres"
-    return "gmres"
+        return "direct", "none", f"small ({n} rows): a direct factorisation"
+    symmetric = is_symmetric(a)
+    spd_like = symmetric and _positive_diagonal(a)
+    if preconditioner != "none":
+        if preconditioner == "ilu" or not symmetric:
+            return "gmres", preconditioner, f"{preconditioner} asked for: GMRES"
+        method = "cg" if spd_like else "minres"
+        return method, preconditioner, f"{preconditioner} asked for, symmetric: {method}"
+    if not sparse:
+        method = "cg" if spd_like else "minres" if symmetric else "gmres"
+        return method, "none", "dense and large: an unpreconditioned Krylov method"
+    dimension = pattern_dimension(a)
+    if spd_like:
+        return "cg", "amg", (f"symmetric with a positive diagonal ({dimension:.1f}-D "
+                             f"pattern): smoothed-aggregation AMG with CG")
+    if dimension <= 2.5 and n <= AUTO_DIRECT_MAX_2D_ROWS:
+        what = "symmetric indefinite" if symmetric else "nonsymmetric"
+        return "direct", "none", (f"{what}, {dimension:.1f}-D pattern, {n} rows: SuperLU "
+                                  f"(fill about n log n)")
+    if symmetric:
+        return "minres", "none", f"symmetric indefinite, {dimension:.1f}-D pattern: MINRES"
+    return "gmres", "amg", (f"nonsymmetric, {dimension:.1f}-D pattern: nonsymmetric "
+                            f"smoothed-aggregation AMG with GMRES")
+
+
+def pattern_dimension(a: sp.spmatrix) -> float:
+    """The dimension d the sparsity pattern behaves like: after reverse Cuthill-McKee,
+    the typical distance |i - j| of an entry grows as n^((d - 1) / d) on a d-D grid (a
+    band of k on k^2 points, of k^2 on k^3). One O(nnz) pass; 1 for a band."""
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    csr = sp.csr_matrix(a)
+    n = csr.shape[0]
+    if n < 16 or csr.nnz == 0:
+        return 1.0
+    pattern = (csr != 0).astype(np.int8)
+    order = reverse_cuthill_mckee(pattern + pattern.T, symmetric_mode=True)
+    where = np.empty(n, dtype=np.int64)
+    where[order] = np.arange(n)
+    coo = pattern.tocoo()
+    spread = np.abs(where[coo.row] - where[coo.col])
+    typical = float(np.percentile(spread[spread > 0], 90)) if (spread > 0).any() else 1.0
+    ratio = math.log(max(typical, 1.0)) / math.log(n)
+    return 1.0 / max(1.0 - ratio, 1e-3)
 
 
 def looks_spd(a: np.ndarray | sp.spmatrix) -> bool:
@@ -153,6 +205,7 @@ def solve(
     recycle: int = recycling.DEFAULT_RECYCLE,
     recycle_space: recycling.RecycleSpace | None = None,
     same_matrix: bool = False,
+    amg_options: amg.AmgOptions | None = None,
 ) -> LinearSolveResult:
     """Solves A x = b (b of shape (n,) or (n, k)) on the CPU or the GPU.
 
@@ -204,10 +257,14 @@ def solve(
                        atol=atol / scale_b, maxiter=maxiter, restart=restart, device=device,
                        precision=precision, allow_gpu=allow_gpu, omega=omega,
                        should_stop=should_stop, recycle=recycle, recycle_space=recycle_space,
-                       same_matrix=same_matrix)
+                       same_matrix=same_matrix, amg_options=amg_options)
         return _unscaled(result, a_s, b_s, np.float64(scale_b), np.float64(scale_a), rtol,
                          atol / scale_b, start)
-    chosen = choose_method(a, preconditioner) if method == "auto" else method
+    auto_reason = ""
+    if method == "auto":
+        chosen, preconditioner, auto_reason = choose(a, preconditioner)
+    else:
+        chosen = method
     if chosen == "recycled_cg" and dtype == np.float32:
         # Deflated CG keeps every direction A-orthogonal to U by projections that single
         # precision cannot hold. Measured on 80 float32 Darcy systems (grids 24-64,
@@ -267,7 +324,8 @@ def solve(
                                        f"{restart - 2}], got {recycle}")
             if not 1 <= recycle <= n:
                 raise SolverInputError("recycle", f"recycle must lie in [1, n], got {recycle}")
-            precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen)
+            precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen,
+                                            amg_options, extra)
             used_preconditioner = preconditioner
             kernel = _recycling_kernel(chosen, a_kernel, backend, dtype, restart,
                                                        recycle, recycle_space, same_matrix,
@@ -276,7 +334,8 @@ def solve(
             precond, kernel = sor_module.ssor_preconditioner(a_dev, omega), krylov.cg
             used_preconditioner = "ssor"
         else:
-            precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen)
+            precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen,
+                                            amg_options, extra)
             kernel, used_preconditioner = ITERATIVE[chosen], preconditioner
             if chosen == "gmres":
                 options["restart"] = restart
@@ -309,7 +368,9 @@ def solve(
     failing = [o.reason if o.reason != "converged" else denied
                for o, ok in zip(outcomes, converged, strict=True) if not ok]
     backend.synchronize()
-    return LinearSolveResult(
+    if auto_reason:
+        extra["auto_reason"] = auto_reason
+    result = LinearSolveResult(
         x=x_host,
         converged=all(converged),
         iterations=max((o.iterations for o in outcomes), default=0),
@@ -328,6 +389,38 @@ def solve(
         setup_seconds=setup_seconds,
         extra=extra,
     )
+    if auto_reason and not result.converged and _direct_fallback_fits(a, chosen):
+        return _fell_back(result, a, b, x0, rtol, atol, device, precision, allow_gpu,
+                          should_stop, start)
+    return result
+
+
+def _direct_fallback_fits(a: Any, chosen: str) -> bool:
+    """Whether AUTO may retry a failed iterative solve directly: sparse, and small enough
+    for its pattern's dimension that the factorisation's fill fits."""
+    if chosen == "direct" or not sp.issparse(a):
+        return False
+    n = a.shape[0]
+    limit = AUTO_DIRECT_MAX_2D_ROWS if pattern_dimension(a) <= 2.5 else \
+        AUTO_FALLBACK_MAX_3D_ROWS
+    return n <= limit
+
+
+def _fell_back(failed: LinearSolveResult, a: Any, b: np.ndarray, x0: Any, rtol: float,
+               atol: float, device: str, precision: str, allow_gpu: bool,
+               should_stop: Callable[[], str | None] | None,
+               start: float) -> LinearSolveResult:
+    """AUTO's iterative choice did not converge: the direct solve, reported as such."""
+    direct = solve(a, b, method="direct", x0=x0, rtol=rtol, atol=atol, device=device,
+                   precision=precision, allow_gpu=allow_gpu, should_stop=should_stop)
+    reason = (f"{failed.extra.get('auto_reason', '')}; {failed.method} ended "
+              f"'{failed.stop_reason}' after {failed.iterations} iterations: fell back to a "
+              f"direct factorisation")
+    direct.extra.update({"auto_reason": reason, "fallback_from": failed.method,
+                         "fallback_iterations": failed.iterations})
+    direct.matvecs += failed.matvecs
+    direct.seconds = time.perf_counter() - start
+    return direct
 
 
 def _unscaled(result: LinearSolveResult, a_s: Any, b_s: np.ndarray, scale_b: np.float64,

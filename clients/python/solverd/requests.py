@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
 from solverd.results import (
     device_code,
+    lookup,
     method_code,
     precision_code,
     preconditioner_code,
@@ -48,6 +51,39 @@ def set_matrix(wire: WireMessage, path: str, a: object) -> None:
     wire.set_tensor(f"{path}.dense", value_array(dense))
 
 
+_AMG_ENUMS = {
+    "kind": {"auto": linear_pb2.AMG_KIND_AUTO, "sa": linear_pb2.AMG_KIND_SA,
+             "air": linear_pb2.AMG_KIND_AIR},
+    "strength": {"auto": linear_pb2.AMG_STRENGTH_AUTO,
+                 "symmetric": linear_pb2.AMG_STRENGTH_SYMMETRIC,
+                 "evolution": linear_pb2.AMG_STRENGTH_EVOLUTION,
+                 "classical": linear_pb2.AMG_STRENGTH_CLASSICAL},
+    "smoother": {"auto": linear_pb2.AMG_SMOOTHER_AUTO,
+                 "gauss_seidel": linear_pb2.AMG_SMOOTHER_GAUSS_SEIDEL,
+                 "jacobi": linear_pb2.AMG_SMOOTHER_JACOBI},
+    "cycle": {"v": linear_pb2.AMG_CYCLE_V, "w": linear_pb2.AMG_CYCLE_W,
+              "f": linear_pb2.AMG_CYCLE_F},
+}
+
+
+def set_amg(wire: WireMessage, path: str, options: dict[str, Any]) -> None:
+    """The AmgOptions at `path` from a dict of its fields (names as in AmgOptions)."""
+    target = getattr(wire.message, path)
+    unknown = set(options) - {*_AMG_ENUMS, "near_nullspace", "max_coarse", "max_levels"}
+    if unknown:
+        raise ValueError(f"unknown amg option(s): {', '.join(sorted(unknown))}")
+    for name, codes in _AMG_ENUMS.items():
+        if name in options:
+            setattr(target, name, lookup(codes, options[name], f"amg.{name}"))
+    for name in ("max_coarse", "max_levels"):
+        if name in options:
+            setattr(target, name, int(options[name]))
+    target.SetInParent()
+    if options.get("near_nullspace") is not None:
+        wire.set_tensor(f"{path}.near_nullspace",
+                        value_array(np.asarray(options["near_nullspace"], dtype=np.float64)))
+
+
 def solve_request(
     a: object,
     b: object,
@@ -72,8 +108,12 @@ def solve_request(
     recycle: int | None = None,
     recycle_space: linear_pb2.RecycleSpace | None = None,
     return_recycle_space: bool = False,
+    amg: dict[str, Any] | None = None,
 ) -> WireMessage:
-    """A SolveRequest; `a` may be None with same_matrix (SolveSequence streams)."""
+    """A SolveRequest; `a` may be None with same_matrix (SolveSequence streams).
+    `amg`: the AMG options (kind "sa"/"air", strength "symmetric"/"evolution"/
+    "classical", smoother "gauss_seidel"/"jacobi", cycle "V"/"W"/"F", near_nullspace
+    (n x k), max_coarse, max_levels)."""
     req = linear_pb2.SolveRequest(
         method=method_code(method),
         omega=float(omega or 0.0),
@@ -102,6 +142,8 @@ def solve_request(
     if context_range is not None:
         req.context_range.extend(float(v) for v in context_range)
     wire = WireMessage(req)
+    if amg:
+        set_amg(wire, "amg", amg)
     if not same_matrix:
         set_matrix(wire, "a", a)
     wire.set_tensor("b", value_array(np.asarray(b)))

@@ -66,6 +66,10 @@ class SolveResult:
     # solve_batch: this system's place in the order the server solved the batch in
     # (0 first; per call when the batch went out as several calls).
     batch_position: int | None = None
+    # preconditioner "amg": the hierarchy built (kind, levels, operator_complexity,
+    # grid_complexity, coarse_rows, setup_seconds); method "auto": why it chose what it did.
+    amg: dict[str, Any] | None = None
+    auto_reason: str = ""
 
     @classmethod
     def from_proto(cls, decoded: DecodedMessage, round_trip: float) -> SolveResult:
@@ -91,6 +95,13 @@ class SolveResult:
                            if msg.HasField("recycle_space") else None),
             recycle_bytes=msg.recycle_bytes,
             recycle_setup_matvecs=msg.recycle_setup_matvecs,
+            amg=({"kind": msg.amg.kind, "levels": msg.amg.levels,
+                  "operator_complexity": msg.amg.operator_complexity,
+                  "grid_complexity": msg.amg.grid_complexity,
+                  "coarse_rows": msg.amg.coarse_rows,
+                  "setup_seconds": msg.amg.setup_seconds}
+                 if msg.HasField("amg") else None),
+            auto_reason=msg.auto_reason,
         )
 
 
@@ -153,7 +164,7 @@ _TUNERS = {"none": linear_pb2.TUNER_NONE, "tsallis-inf": linear_pb2.TUNER_TSALLI
            "chebcb": linear_pb2.TUNER_CHEBCB}
 _PRECONDITIONERS = {
     "none": linear_pb2.PRECONDITIONER_NONE, "jacobi": linear_pb2.PRECONDITIONER_JACOBI,
-    "ilu": linear_pb2.PRECONDITIONER_ILU,
+    "ilu": linear_pb2.PRECONDITIONER_ILU, "amg": linear_pb2.PRECONDITIONER_AMG,
 }
 _DEVICES = {"auto": linear_pb2.DEVICE_AUTO, "cpu": linear_pb2.DEVICE_CPU,
             "gpu": linear_pb2.DEVICE_GPU}

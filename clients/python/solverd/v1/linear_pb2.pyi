@@ -33,6 +33,32 @@ class Preconditioner(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRECONDITIONER_NONE: _ClassVar[Preconditioner]
     PRECONDITIONER_JACOBI: _ClassVar[Preconditioner]
     PRECONDITIONER_ILU: _ClassVar[Preconditioner]
+    PRECONDITIONER_AMG: _ClassVar[Preconditioner]
+
+class AmgKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AMG_KIND_AUTO: _ClassVar[AmgKind]
+    AMG_KIND_SA: _ClassVar[AmgKind]
+    AMG_KIND_AIR: _ClassVar[AmgKind]
+
+class AmgStrength(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AMG_STRENGTH_AUTO: _ClassVar[AmgStrength]
+    AMG_STRENGTH_SYMMETRIC: _ClassVar[AmgStrength]
+    AMG_STRENGTH_EVOLUTION: _ClassVar[AmgStrength]
+    AMG_STRENGTH_CLASSICAL: _ClassVar[AmgStrength]
+
+class AmgSmoother(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AMG_SMOOTHER_AUTO: _ClassVar[AmgSmoother]
+    AMG_SMOOTHER_GAUSS_SEIDEL: _ClassVar[AmgSmoother]
+    AMG_SMOOTHER_JACOBI: _ClassVar[AmgSmoother]
+
+class AmgCycle(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AMG_CYCLE_V: _ClassVar[AmgCycle]
+    AMG_CYCLE_W: _ClassVar[AmgCycle]
+    AMG_CYCLE_F: _ClassVar[AmgCycle]
 
 class Device(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -68,6 +94,20 @@ TUNER_CHEBCB: Tuner
 PRECONDITIONER_NONE: Preconditioner
 PRECONDITIONER_JACOBI: Preconditioner
 PRECONDITIONER_ILU: Preconditioner
+PRECONDITIONER_AMG: Preconditioner
+AMG_KIND_AUTO: AmgKind
+AMG_KIND_SA: AmgKind
+AMG_KIND_AIR: AmgKind
+AMG_STRENGTH_AUTO: AmgStrength
+AMG_STRENGTH_SYMMETRIC: AmgStrength
+AMG_STRENGTH_EVOLUTION: AmgStrength
+AMG_STRENGTH_CLASSICAL: AmgStrength
+AMG_SMOOTHER_AUTO: AmgSmoother
+AMG_SMOOTHER_GAUSS_SEIDEL: AmgSmoother
+AMG_SMOOTHER_JACOBI: AmgSmoother
+AMG_CYCLE_V: AmgCycle
+AMG_CYCLE_W: AmgCycle
+AMG_CYCLE_F: AmgCycle
 DEVICE_AUTO: Device
 DEVICE_CPU: Device
 DEVICE_GPU: Device
@@ -119,8 +159,42 @@ class TunerState(_message.Message):
     signature: bytes
     def __init__(self, version: _Optional[int] = ..., kind: _Optional[str] = ..., grid: _Optional[_Iterable[float]] = ..., seed: _Optional[int] = ..., step: _Optional[int] = ..., iterations_sum: _Optional[float] = ..., losses: _Optional[_Iterable[float]] = ..., plays: _Optional[_Iterable[float]] = ..., warmup: _Optional[int] = ..., gamma_scale: _Optional[float] = ..., has_range: _Optional[bool] = ..., range_low: _Optional[float] = ..., range_high: _Optional[float] = ..., seen: _Optional[_Iterable[float]] = ..., gram: _Optional[_Iterable[float]] = ..., moment: _Optional[_Iterable[float]] = ..., fallback: _Optional[_Union[TunerState, _Mapping]] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
+class AmgOptions(_message.Message):
+    __slots__ = ("kind", "strength", "smoother", "cycle", "near_nullspace", "max_coarse", "max_levels")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHER_FIELD_NUMBER: _ClassVar[int]
+    CYCLE_FIELD_NUMBER: _ClassVar[int]
+    NEAR_NULLSPACE_FIELD_NUMBER: _ClassVar[int]
+    MAX_COARSE_FIELD_NUMBER: _ClassVar[int]
+    MAX_LEVELS_FIELD_NUMBER: _ClassVar[int]
+    kind: AmgKind
+    strength: AmgStrength
+    smoother: AmgSmoother
+    cycle: AmgCycle
+    near_nullspace: _tensor_pb2.Tensor
+    max_coarse: int
+    max_levels: int
+    def __init__(self, kind: _Optional[_Union[AmgKind, str]] = ..., strength: _Optional[_Union[AmgStrength, str]] = ..., smoother: _Optional[_Union[AmgSmoother, str]] = ..., cycle: _Optional[_Union[AmgCycle, str]] = ..., near_nullspace: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., max_coarse: _Optional[int] = ..., max_levels: _Optional[int] = ...) -> None: ...
+
+class AmgHierarchy(_message.Message):
+    __slots__ = ("kind", "levels", "operator_complexity", "grid_complexity", "coarse_rows", "setup_seconds")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LEVELS_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_COMPLEXITY_FIELD_NUMBER: _ClassVar[int]
+    GRID_COMPLEXITY_FIELD_NUMBER: _ClassVar[int]
+    COARSE_ROWS_FIELD_NUMBER: _ClassVar[int]
+    SETUP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    levels: int
+    operator_complexity: float
+    grid_complexity: float
+    coarse_rows: int
+    setup_seconds: float
+    def __init__(self, kind: _Optional[str] = ..., levels: _Optional[int] = ..., operator_complexity: _Optional[float] = ..., grid_complexity: _Optional[float] = ..., coarse_rows: _Optional[int] = ..., setup_seconds: _Optional[float] = ...) -> None: ...
+
 class SolveRequest(_message.Message):
-    __slots__ = ("a", "b", "x0", "method", "preconditioner", "rtol", "atol", "max_iterations", "device", "precision", "restart", "omega", "tuner", "tuner_state", "context", "context_range", "cap", "seed", "same_matrix", "recycle", "recycle_space", "return_recycle_space")
+    __slots__ = ("a", "b", "x0", "method", "preconditioner", "rtol", "atol", "max_iterations", "device", "precision", "restart", "omega", "tuner", "tuner_state", "context", "context_range", "cap", "seed", "same_matrix", "recycle", "recycle_space", "return_recycle_space", "amg")
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
     X0_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +217,7 @@ class SolveRequest(_message.Message):
     RECYCLE_FIELD_NUMBER: _ClassVar[int]
     RECYCLE_SPACE_FIELD_NUMBER: _ClassVar[int]
     RETURN_RECYCLE_SPACE_FIELD_NUMBER: _ClassVar[int]
+    AMG_FIELD_NUMBER: _ClassVar[int]
     a: _tensor_pb2.Matrix
     b: _tensor_pb2.Tensor
     x0: _tensor_pb2.Tensor
@@ -165,10 +240,11 @@ class SolveRequest(_message.Message):
     recycle: int
     recycle_space: RecycleSpace
     return_recycle_space: bool
-    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x0: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., restart: _Optional[int] = ..., omega: _Optional[float] = ..., tuner: _Optional[_Union[Tuner, str]] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., context: _Optional[float] = ..., context_range: _Optional[_Iterable[float]] = ..., cap: _Optional[int] = ..., seed: _Optional[int] = ..., same_matrix: _Optional[bool] = ..., recycle: _Optional[int] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., return_recycle_space: _Optional[bool] = ...) -> None: ...
+    amg: AmgOptions
+    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., x0: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., restart: _Optional[int] = ..., omega: _Optional[float] = ..., tuner: _Optional[_Union[Tuner, str]] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., context: _Optional[float] = ..., context_range: _Optional[_Iterable[float]] = ..., cap: _Optional[int] = ..., seed: _Optional[int] = ..., same_matrix: _Optional[bool] = ..., recycle: _Optional[int] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., return_recycle_space: _Optional[bool] = ..., amg: _Optional[_Union[AmgOptions, _Mapping]] = ...) -> None: ...
 
 class SolveBatchRequest(_message.Message):
-    __slots__ = ("a", "values", "b", "features", "order", "method", "preconditioner", "rtol", "atol", "max_iterations", "restart", "recycle", "device", "precision", "warm_start")
+    __slots__ = ("a", "values", "b", "features", "order", "method", "preconditioner", "rtol", "atol", "max_iterations", "restart", "recycle", "device", "precision", "warm_start", "amg")
     A_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -184,6 +260,7 @@ class SolveBatchRequest(_message.Message):
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     WARM_START_FIELD_NUMBER: _ClassVar[int]
+    AMG_FIELD_NUMBER: _ClassVar[int]
     a: _tensor_pb2.Matrix
     values: _tensor_pb2.Tensor
     b: _tensor_pb2.Tensor
@@ -199,7 +276,8 @@ class SolveBatchRequest(_message.Message):
     device: Device
     precision: Precision
     warm_start: bool
-    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., features: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., order: _Optional[_Union[BatchOrder, str]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., restart: _Optional[int] = ..., recycle: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., warm_start: _Optional[bool] = ...) -> None: ...
+    amg: AmgOptions
+    def __init__(self, a: _Optional[_Union[_tensor_pb2.Matrix, _Mapping]] = ..., values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., b: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., features: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., order: _Optional[_Union[BatchOrder, str]] = ..., method: _Optional[_Union[Method, str]] = ..., preconditioner: _Optional[_Union[Preconditioner, str]] = ..., rtol: _Optional[float] = ..., atol: _Optional[float] = ..., max_iterations: _Optional[int] = ..., restart: _Optional[int] = ..., recycle: _Optional[int] = ..., device: _Optional[_Union[Device, str]] = ..., precision: _Optional[_Union[Precision, str]] = ..., warm_start: _Optional[bool] = ..., amg: _Optional[_Union[AmgOptions, _Mapping]] = ...) -> None: ...
 
 class SolveBatchResponse(_message.Message):
     __slots__ = ("index", "position", "result")
@@ -246,7 +324,7 @@ class SolveInfo(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., decode_seconds: _Optional[float] = ..., queue_seconds: _Optional[float] = ..., compute_seconds: _Optional[float] = ..., encode_seconds: _Optional[float] = ..., precision: _Optional[str] = ..., stop_reason: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...
 
 class SolveResponse(_message.Message):
-    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info", "omega", "best_omega", "tuned_iterations", "capped", "tuner_state", "recycled", "recycle_space", "recycle_bytes", "recycle_setup_matvecs")
+    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info", "omega", "best_omega", "tuned_iterations", "capped", "tuner_state", "recycled", "recycle_space", "recycle_bytes", "recycle_setup_matvecs", "amg", "auto_reason")
     X_FIELD_NUMBER: _ClassVar[int]
     CONVERGED_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -266,6 +344,8 @@ class SolveResponse(_message.Message):
     RECYCLE_SPACE_FIELD_NUMBER: _ClassVar[int]
     RECYCLE_BYTES_FIELD_NUMBER: _ClassVar[int]
     RECYCLE_SETUP_MATVECS_FIELD_NUMBER: _ClassVar[int]
+    AMG_FIELD_NUMBER: _ClassVar[int]
+    AUTO_REASON_FIELD_NUMBER: _ClassVar[int]
     x: _tensor_pb2.Tensor
     converged: bool
     iterations: int
@@ -285,4 +365,6 @@ class SolveResponse(_message.Message):
     recycle_space: RecycleSpace
     recycle_bytes: int
     recycle_setup_matvecs: int
-    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ..., omega: _Optional[float] = ..., best_omega: _Optional[float] = ..., tuned_iterations: _Optional[int] = ..., capped: _Optional[bool] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., recycled: _Optional[bool] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., recycle_bytes: _Optional[int] = ..., recycle_setup_matvecs: _Optional[int] = ...) -> None: ...
+    amg: AmgHierarchy
+    auto_reason: str
+    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ..., omega: _Optional[float] = ..., best_omega: _Optional[float] = ..., tuned_iterations: _Optional[int] = ..., capped: _Optional[bool] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., recycled: _Optional[bool] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., recycle_bytes: _Optional[int] = ..., recycle_setup_matvecs: _Optional[int] = ..., amg: _Optional[_Union[AmgHierarchy, _Mapping]] = ..., auto_reason: _Optional[str] = ...) -> None: ...

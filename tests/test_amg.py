@@ -1,0 +1,128 @@
+"""AMG preconditioning (PyAMG) and AUTO's choices: answers checked against SuperLU on
+the true residual, the hierarchy reported, options validated by field, AUTO's reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyamg
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from solvers.errors import SolverInputError
+from solvers.linear import solve
+from solvers.linear.amg import AmgOptions
+from solvers.linear.solve import choose, pattern_dimension
+
+from problems import convection_diffusion_2d, darcy_2d, gaussian_random_field, poisson_2d
+
+RNG = np.random.default_rng(0)
+DARCY = darcy_2d(96, np.exp(gaussian_random_field(96, RNG))).tocsr()
+CONVECTION = convection_diffusion_2d(96).tocsr()
+ELASTICITY, RIGID = pyamg.gallery.linear_elasticity((60, 60), format="csr")
+
+
+def _close_to_superlu(a, x, b) -> None:
+    ref = spla.spsolve(a.tocsc(), b)
+    assert np.linalg.norm(x - ref) <= 1e-6 * np.linalg.norm(ref)
+
+
+@pytest.mark.parametrize(("method", "a"), [("cg", DARCY), ("minres", DARCY),
+                                           ("gmres", CONVECTION), ("bicgstab", CONVECTION)])
+def test_amg_preconditions_every_krylov_method(method, a) -> None:
+    b = np.ones(a.shape[0])
+    plain = solve(a, b, method=method, rtol=1e-10)
+    r = solve(a, b, method=method, preconditioner="amg", rtol=1e-10)
+    assert r.converged and r.preconditioner == "amg"
+    assert r.iterations < plain.iterations / 5
+    _close_to_superlu(a, r.x, b)
+    h = r.extra["amg"]
+    assert h.kind == "sa" and h.levels >= 2 and 1.0 < h.operator_complexity < 3.0
+    assert h.setup_seconds > 0 and r.setup_seconds >= h.setup_seconds
+
+
+def test_the_near_nullspace_is_what_elasticity_needs() -> None:
+    b = np.random.default_rng(1).standard_normal(ELASTICITY.shape[0])
+    scalar = solve(ELASTICITY, b, method="cg", preconditioner="amg", rtol=1e-10)
+    rigid = solve(ELASTICITY, b, method="cg", preconditioner="amg", rtol=1e-10,
+                  amg_options=AmgOptions(near_nullspace=RIGID))
+    assert rigid.converged and rigid.iterations < scalar.iterations / 3
+    _close_to_superlu(ELASTICITY, rigid.x, b)
+
+
+@pytest.mark.parametrize("options", [AmgOptions(kind="air"), AmgOptions(cycle="W"),
+                                     AmgOptions(smoother="jacobi"),
+                                     AmgOptions(strength="evolution")])
+def test_the_options_users_tune(options) -> None:
+    b = np.ones(CONVECTION.shape[0])
+    r = solve(CONVECTION, b, method="gmres", preconditioner="amg", rtol=1e-10,
+              amg_options=options)
+    assert r.converged and r.extra["amg"].kind == ("air" if options.kind == "air" else "sa")
+    _close_to_superlu(CONVECTION, r.x, b)
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    (AmgOptions(kind="air"), "amg.kind"),  # AIR is not symmetric: not with CG
+    (AmgOptions(cycle="X"), "amg.cycle"),
+    (AmgOptions(near_nullspace=np.ones((5, 2))), "amg.near_nullspace"),
+    (AmgOptions(max_levels=1), "amg.max_levels")])
+def test_bad_options_name_their_field(options, field) -> None:
+    with pytest.raises(SolverInputError) as info:
+        solve(DARCY, np.ones(DARCY.shape[0]), method="cg", preconditioner="amg",
+              amg_options=options)
+    assert info.value.field == field
+
+
+def test_the_pattern_dimension() -> None:
+    assert pattern_dimension(sp.diags([1.0, 2.0, 1.0], [-1, 0, 1], shape=(4000, 4000))) < 1.3
+    assert 1.8 < pattern_dimension(poisson_2d(120)) < 2.3
+    assert pattern_dimension(pyamg.gallery.poisson((30, 30, 30), format="csr")) > 2.5
+
+
+def test_auto_choices_and_their_reasons() -> None:
+    big_darcy = darcy_2d(160, np.exp(gaussian_random_field(160, RNG))).tocsr()
+    method, pre, reason = choose(big_darcy)
+    assert (method, pre) == ("cg", "amg") and "positive diagonal" in reason
+    method, pre, reason = choose(convection_diffusion_2d(160).tocsr())
+    assert method == "direct" and "2.0-D" in reason
+    cube = pyamg.gallery.poisson((40, 40, 40), format="csr")
+    assert choose(cube)[:2] == ("cg", "amg")
+    assert choose(poisson_2d(100))[0] == "direct"  # small
+    assert choose(big_darcy, "ilu")[:2] == ("gmres", "ilu")
+    b = np.ones(big_darcy.shape[0])
+    r = solve(big_darcy, b, rtol=1e-9)
+    assert r.converged and r.method == "cg" and r.preconditioner == "amg"
+    assert "AMG" in r.extra["auto_reason"]
+
+
+def test_auto_falls_back_to_direct_when_its_choice_fails() -> None:
+    """A shifted Laplacian: symmetric with a positive diagonal, yet indefinite. AUTO's
+    AMG-CG breaks down; it solves directly instead and says so."""
+    a = (poisson_2d(160) - 0.01 * sp.eye(160 * 160)).tocsr()
+    b = np.ones(a.shape[0])
+    r = solve(a, b, rtol=1e-9)
+    assert r.converged and r.method == "direct"
+    assert "fell back" in r.extra["auto_reason"] and r.extra["fallback_from"] == "cg"
+    _close_to_superlu(a, r.x, b)
+
+
+def test_amg_over_the_wire(client) -> None:
+    from solverd import InvalidArgument
+
+    b = np.random.default_rng(2).standard_normal(ELASTICITY.shape[0])
+    r = client.solve(ELASTICITY, b, method="cg", preconditioner="amg", rtol=1e-10,
+                     amg={"near_nullspace": RIGID, "cycle": "V", "max_coarse": 300})
+    assert r.converged and r.amg["kind"] == "sa" and r.amg["levels"] >= 2
+    assert r.amg["setup_seconds"] > 0 and r.iterations < 40
+    _close_to_superlu(ELASTICITY, r.x, b)
+    with pytest.raises(InvalidArgument) as info:
+        client.solve(DARCY, np.ones(DARCY.shape[0]), method="cg", preconditioner="amg",
+                     amg={"near_nullspace": np.ones((3, 2))})
+    assert info.value.violations[0].field == "amg.near_nullspace"
+    big = darcy_2d(160, np.exp(gaussian_random_field(160, RNG))).tocsr()
+    auto = client.solve(big, np.ones(big.shape[0]), rtol=1e-9)
+    assert auto.converged and auto.method == "cg" and "AMG" in auto.auto_reason
+    mats = [DARCY * (1 + 0.1 * k) for k in range(3)]
+    batch = client.solve_batch(mats, np.ones(DARCY.shape[0]), method="cg",
+                               preconditioner="amg", rtol=1e-9)
+    assert all(x.converged and x.amg is not None for x in batch)
