@@ -33,7 +33,7 @@ from solverd.v1 import linear_pb2, linear_pb2_grpc
 from solverd.wire import DecodedMessage
 from solvers import linear
 from solvers.errors import SolverInputError
-from solvers.linear.carry import RecycleCarry
+from solvers.linear.carry import AmgCarry, RecycleCarry
 from solvers.linear.ordering import order_by
 from solvers.linear.sequence import SequenceStep, SolverSequence
 
@@ -95,6 +95,7 @@ class BatchState:
     order: list[int] = field(default_factory=list)
     carry: RecycleCarry = field(default_factory=RecycleCarry)
     previous_x: Any = None
+    amg: AmgCarry = field(default_factory=AmgCarry)  # the hierarchy reused across systems
 
 
 @dataclass
@@ -105,6 +106,7 @@ class StreamState:
     previous_a: Any = None
     first: validation.SolveProblem | None = None
     carry: RecycleCarry = field(default_factory=RecycleCarry)  # GCRO-DR / recycled CG
+    amg: AmgCarry = field(default_factory=AmgCarry)  # the hierarchy reused across messages
 
 
 class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
@@ -154,7 +156,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             if stream is not None:
                 stream.sequence = sequence
         response, result = await self._execute(problem, sequence, context, labels,
-                                               time.perf_counter() - started, same_matrix)
+                                               time.perf_counter() - started, same_matrix,
+                                               None if stream is None else stream.amg)
         if stream is not None and problem.method in validation.RECYCLING_METHODS:
             stream.carry.record(problem.a, result.matvecs, bool(result.extra.get("recycled")),
                                 result.extra.get("recycle_space"))
@@ -193,7 +196,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             problem.recycle_space = batch.carry.offer(a)
         same_matrix = plan.values is None and problem.recycle_space is not None
         response, result = await self._execute(problem, None, context, labels,
-                                               time.perf_counter() - started, same_matrix)
+                                               time.perf_counter() - started, same_matrix,
+                                               batch.amg)
         if recycling:
             batch.carry.record(a, result.matvecs, bool(result.extra.get("recycled")),
                                result.extra.get("recycle_space"))
@@ -227,8 +231,9 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
 
     async def _execute(self, problem: validation.SolveProblem, sequence: SolverSequence | None,
                        context: grpc.aio.ServicerContext, labels: dict[str, str],
-                       decode_seconds: float,
-                       same_matrix: bool = False) -> tuple[linear_pb2.SolveResponse, Any]:
+                       decode_seconds: float, same_matrix: bool = False,
+                       amg_carry: AmgCarry | None = None
+                       ) -> tuple[linear_pb2.SolveResponse, Any]:
         """Runs one solve on a worker; the response and the solver's result."""
         labels["method"] = problem.method
         omega = problem.omega or 1.0
@@ -247,6 +252,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 atol=problem.atol, maxiter=problem.maxiter, restart=problem.restart,
                 device=backend.device, precision=problem.precision,
                 allow_gpu=self.config.allow_gpu, omega=omega, amg_options=problem.amg,
+                amg_hierarchy=None if amg_carry is None else amg_carry.offer(problem.a),
                 should_stop=stop.poll, **_recycling_options(problem, same_matrix))
         tiny = sequence is None and _tiny(problem, backend)
         first_try = None
@@ -257,6 +263,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                                            first_try=first_try)
         step = outcome if isinstance(outcome, SequenceStep) else None
         result = step.result if step is not None else outcome
+        if amg_carry is not None and step is None:
+            amg_carry.record(problem.a, result)
         labels["method"] = problem.method if step is not None else result.method
         metrics.child(metrics.COMPUTE_SECONDS, "Solve", labels["method"], backend.name).observe(
             result.seconds)
@@ -295,6 +303,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                     to_tensor(backend.to_host(space.c), response.recycle_space.c)
         hierarchy = result.extra.get("amg")
         if hierarchy is not None:
+            response.amg.reused = bool(result.extra.get("amg_reused"))
             response.amg.kind = hierarchy.kind
             response.amg.levels = hierarchy.levels
             response.amg.operator_complexity = hierarchy.operator_complexity

@@ -22,7 +22,7 @@ from solverd.wire import DecodedMessage
 from solvers.errors import SolverInputError
 from solvers.linear.amg import AmgOptions
 from solvers.linear.recycling import DEFAULT_RECYCLE, RecycleSpace
-from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS, looks_spd
+from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS, choose, looks_spd
 
 FLOATS = (tensor_pb2.DTYPE_FLOAT64, tensor_pb2.DTYPE_FLOAT32)
 INDICES = (tensor_pb2.DTYPE_INT32, tensor_pb2.DTYPE_INT64)
@@ -620,9 +620,13 @@ def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
             else "input"
     v.raise_if_any()
     first = build(values[0]) if values is not None else a
-    if method == "auto":  # ILU is not symmetric: recycled CG refuses it
-        spd = looks_spd(first) and options["preconditioner"] != "ilu"
-        method = "recycled_cg" if spd else "gcrodr"
+    if method == "auto":
+        chosen, preconditioner, _ = choose(first, options["preconditioner"])
+        if preconditioner == "amg":  # large SPD-looking: AMG-CG, its hierarchy reused
+            method, options["preconditioner"] = chosen, "amg"
+        else:  # recycling (ILU is not symmetric: recycled CG refuses it)
+            spd = looks_spd(first) and options["preconditioner"] != "ilu"
+            method = "recycled_cg" if spd else "gcrodr"
     if req.recycle and method not in RECYCLING_METHODS:
         v.add("recycle", f"applies to gcrodr and recycled_cg only, not {method}")
     amg = amg_options(req, n, limits, v)

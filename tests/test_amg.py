@@ -126,3 +126,41 @@ def test_amg_over_the_wire(client) -> None:
     batch = client.solve_batch(mats, np.ones(DARCY.shape[0]), method="cg",
                                preconditioner="amg", rtol=1e-9)
     assert all(x.converged and x.amg is not None for x in batch)
+
+
+def test_a_sequence_reuses_its_hierarchy_while_it_pays() -> None:
+    """A slowly changing field: the hierarchy built for the first system preconditions
+    the next ones (no setup). On a system far from it the reused hierarchy stalls within
+    a few times its first iteration count, and that system is solved with a hierarchy
+    of its own, which the next system reuses."""
+    from solvers.linear.carry import AmgCarry
+
+    rng = np.random.default_rng(5)
+    field = gaussian_random_field(96, rng)
+    near = [darcy_2d(96, np.exp(field + 0.05 * gaussian_random_field(96, rng))).tocsr()
+            for _ in range(3)]
+    far = darcy_2d(96, np.exp(4.0 * gaussian_random_field(96, rng))).tocsr()
+    b = np.ones(96 * 96)
+    carry = AmgCarry()
+    reused, rebuilt = [], []
+    for a in [*near, far, far]:
+        r = solve(a, b, method="cg", preconditioner="amg", rtol=1e-9,
+                  amg_hierarchy=carry.offer(a))
+        assert r.converged
+        _close_to_superlu(a, r.x, b)
+        reused.append(r.extra["amg_reused"])
+        rebuilt.append("amg_rebuilt_after" in r.extra)
+        carry.record(a, r)
+    assert reused == [False, True, True, False, True]
+    assert rebuilt == [False, False, False, True, False]
+
+
+def test_a_batch_over_the_wire_reuses_the_hierarchy(client) -> None:
+    rng = np.random.default_rng(6)
+    field = gaussian_random_field(96, rng)
+    mats = [darcy_2d(96, np.exp(field + 0.05 * gaussian_random_field(96, rng))).tocsr()
+            for _ in range(4)]
+    results = client.solve_batch(mats, np.ones(96 * 96), method="cg", preconditioner="amg",
+                                 rtol=1e-9, order="input")
+    assert all(r.converged for r in results)
+    assert [r.amg["reused"] for r in results] == [False, True, True, True]

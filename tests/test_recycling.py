@@ -144,6 +144,18 @@ def test_order_by_starts_at_an_end_and_subsamples() -> None:
     assert order_by(big, max_columns=50) in ([0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0])
 
 
+def test_order_by_is_a_permutation_at_any_scale() -> None:
+    """Values near 1e300 overflowed every squared distance: the walk revisited a row and
+    dropped another (a SolveBatch of three such systems answered two)."""
+    from solvers.linear.ordering import order_by
+
+    rng = np.random.default_rng(1)
+    for scale in (1e300, 1e-300, 1.0):
+        feats = rng.standard_normal((7, 4)) * scale
+        assert sorted(order_by(feats)) == list(range(7))
+    assert sorted(order_by(np.array([[1.0], [np.nan], [2.0]]))) == [0, 1, 2]
+
+
 @pytest.mark.parametrize("preconditioner", ["none", "jacobi"])
 def test_compiled_deflated_cg_agrees_with_the_numpy_loop(preconditioner: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:

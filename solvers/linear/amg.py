@@ -75,6 +75,9 @@ class Hierarchy:
     coarse_rows: int
     setup_seconds: float
     solver: Any = field(repr=False, default=None)
+    # Iterations of the solve it was built for (set by whoever reuses it): a reused
+    # hierarchy that needs many more has stopped fitting the matrix.
+    fresh_iterations: int = 0
 
 
 def build(a: sp.spmatrix | np.ndarray, method: str, options: AmgOptions | None = None

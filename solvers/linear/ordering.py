@@ -19,6 +19,12 @@ def greedy_order(features: np.ndarray, start: int = 0) -> list[int]:
     count = feats.shape[0]
     if count == 0:
         return []
+    top = float(np.abs(feats).max())
+    if np.isfinite(top) and top > 0:
+        # Unit scale: squared norms of values near 1e300 overflowed, every distance came
+        # out inf or NaN, and the walk revisited a row and dropped another (a SolveBatch
+        # of three such systems answered two).
+        feats = feats * (1.0 / top)
     norms = np.einsum("ij,ij->i", feats, feats)
     visited = np.zeros(count, dtype=bool)
     order = [start]
@@ -26,8 +32,8 @@ def greedy_order(features: np.ndarray, start: int = 0) -> list[int]:
     current = start
     for _ in range(count - 1):
         dist = norms - 2.0 * feats @ feats[current] + norms[current]
-        dist[visited] = np.inf
-        current = int(np.argmin(dist))
+        left = np.flatnonzero(~visited)  # chosen among the unvisited only, whatever dist
+        current = int(left[np.argmin(np.nan_to_num(dist[left], nan=np.inf))])
         visited[current] = True
         order.append(current)
     return order
@@ -70,6 +76,9 @@ def order_by(features: np.ndarray, max_columns: int = MAX_ORDER_COLUMNS) -> list
     d = int(np.clip(L2_FLOATS // count, 32, 256))
     if count * count * feats.shape[1] > MAX_EXACT_WORK and d < feats.shape[1]:
         feats = sketch(feats, d)
+    top = float(np.abs(feats).max())
+    if np.isfinite(top) and top > 0:
+        feats = feats * (1.0 / top)  # no overflow in the squares (see greedy_order)
     centred = feats - feats.mean(axis=0, dtype=np.float64)
     start = int(np.argmax(np.einsum("ij,ij->i", centred, centred)))
     return greedy_order(centred.astype(feats.dtype, copy=False), start)

@@ -45,16 +45,19 @@ def available(backend: Backend) -> list[str]:
 
 def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Backend,
           dtype: np.dtype, method: str, amg_options: amg.AmgOptions | None = None,
-          extra: dict[str, Any] | None = None) -> Precond:
+          extra: dict[str, Any] | None = None, reuse: amg.Hierarchy | None = None) -> Precond:
     """The preconditioner `name` for A. Raises SolverInputError when it cannot be built.
-    An AMG hierarchy is described in extra["amg"]."""
+    An AMG hierarchy is described in extra["amg"]; `reuse`, one built for an earlier
+    matrix of the same size, is used instead of a new one (extra["amg_reused"])."""
     if name == "none":
         return None
     if name == "amg":
         options = amg_options or amg.AmgOptions()
-        hierarchy = amg.build(a_host, method, options)
+        usable = reuse is not None and reuse.solver.levels[0].A.shape == a_host.shape
+        hierarchy = reuse if usable else amg.build(a_host, method, options)
         if extra is not None:
             extra["amg"] = hierarchy
+            extra["amg_reused"] = usable
         apply = amg.preconditioner(hierarchy, options.cycle, dtype)
         if not backend.is_gpu:
             return apply

@@ -206,6 +206,7 @@ def solve(
     recycle_space: recycling.RecycleSpace | None = None,
     same_matrix: bool = False,
     amg_options: amg.AmgOptions | None = None,
+    amg_hierarchy: amg.Hierarchy | None = None,
 ) -> LinearSolveResult:
     """Solves A x = b (b of shape (n,) or (n, k)) on the CPU or the GPU.
 
@@ -257,7 +258,8 @@ def solve(
                        atol=atol / scale_b, maxiter=maxiter, restart=restart, device=device,
                        precision=precision, allow_gpu=allow_gpu, omega=omega,
                        should_stop=should_stop, recycle=recycle, recycle_space=recycle_space,
-                       same_matrix=same_matrix, amg_options=amg_options)
+                       same_matrix=same_matrix, amg_options=amg_options,
+                       amg_hierarchy=amg_hierarchy)
         return _unscaled(result, a_s, b_s, np.float64(scale_b), np.float64(scale_a), rtol,
                          atol / scale_b, start)
     auto_reason = ""
@@ -325,7 +327,7 @@ def solve(
             if not 1 <= recycle <= n:
                 raise SolverInputError("recycle", f"recycle must lie in [1, n], got {recycle}")
             precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen,
-                                            amg_options, extra)
+                                            amg_options, extra, amg_hierarchy)
             used_preconditioner = preconditioner
             kernel = _recycling_kernel(chosen, a_kernel, backend, dtype, restart,
                                                        recycle, recycle_space, same_matrix,
@@ -335,8 +337,12 @@ def solve(
             used_preconditioner = "ssor"
         else:
             precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen,
-                                            amg_options, extra)
+                                            amg_options, extra, amg_hierarchy)
             kernel, used_preconditioner = ITERATIVE[chosen], preconditioner
+            if extra.get("amg_reused") and amg_hierarchy is not None:
+                # Give a reused hierarchy a few times the iterations it took when built:
+                # past that it has stopped fitting, and a fresh one is cheaper.
+                maxiter = min(maxiter, 4 * amg_hierarchy.fresh_iterations + 20)
             if chosen == "gmres":
                 options["restart"] = restart
         extra["preconditioner_seconds"] = time.perf_counter() - setup_start
@@ -389,6 +395,16 @@ def solve(
         setup_seconds=setup_seconds,
         extra=extra,
     )
+    if extra.get("amg_reused") and not result.converged:
+        # The reused hierarchy no longer fits this matrix: build one for it.
+        fresh = solve(a, b, method=method if not auto_reason else chosen,
+                      preconditioner=preconditioner, x0=x0, rtol=rtol, atol=atol,
+                      maxiter=maxiter, restart=restart, device=device, precision=precision,
+                      allow_gpu=allow_gpu, should_stop=should_stop, amg_options=amg_options)
+        fresh.extra["amg_rebuilt_after"] = result.iterations
+        fresh.matvecs += result.matvecs
+        fresh.seconds = time.perf_counter() - start
+        return fresh
     if auto_reason and not result.converged and _direct_fallback_fits(a, chosen):
         return _fell_back(result, a, b, x0, rtol, atol, device, precision, allow_gpu,
                           should_stop, start)

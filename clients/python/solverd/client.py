@@ -75,11 +75,14 @@ class Client:
               **sequence_options: Any) -> SolveResult:
         """Solves A x = b. A: scipy.sparse matrix or 2-D array; b: shape (n,) or (n, k).
 
-        Methods: auto, cg, minres, gmres, bicgstab, direct, sor, ssor_cg (with `omega`).
-        Preconditioners: none, jacobi, ilu. Stops when ||b - A x|| <= max(rtol ||b||, atol)
-        (rtol default 1e-5). Non-convergence is a result (`converged=False`), not an
-        exception. `sequence_options` (tuner, tuner_state, context, cap, ...) are the
-        raw sequence fields; `client.sequence(...)` manages them for you.
+        Methods: auto, cg, minres, gmres, bicgstab, direct, sor, ssor_cg (with `omega`);
+        auto says why in `.auto_reason`. Preconditioners: none, jacobi, ilu, amg (with
+        `amg={"kind", "strength", "smoother", "cycle", "near_nullspace", "max_coarse",
+        "max_levels"}`; `.amg` describes the hierarchy). Stops when
+        ||b - A x|| <= max(rtol ||b||, atol) (rtol default 1e-5). Non-convergence is a
+        result (`converged=False`), not an exception. `sequence_options` (tuner,
+        tuner_state, context, cap, ...) are the raw sequence fields;
+        `client.sequence(...)` manages them for you.
         """
         request = solve_request(a, b, method=method, x0=x0, preconditioner=preconditioner,
                                 rtol=rtol, atol=atol, max_iterations=max_iterations,
@@ -101,9 +104,11 @@ class Client:
         matrices: one matrix shared by every system, or a sequence of N matrices
         (matrices sharing a sparsity pattern travel as one pattern plus values; other
         patterns go in separate calls). rhs: one vector per system (a sequence or an
-        (N, n) array), or one vector for N matrices. method: "auto" (recycled CG for
-        SPD-looking matrices, else GCRO-DR), "gcrodr", "recycled_cg", or any method
-        of `solve` (then without recycling). order: "auto", "input", "values",
+        (N, n) array), or one vector for N matrices. method: "auto" (over 20,000 rows
+        and SPD-looking: AMG-CG, its hierarchy reused from system to system while that
+        pays; else recycled CG for SPD-looking matrices, GCRO-DR otherwise), "gcrodr",
+        "recycled_cg", or any method of `solve` (then without recycling; with
+        preconditioner "amg" the hierarchy is reused as for auto). order: "auto", "input", "values",
         "features". progress: True for a bar on stderr, or a callable(done, total).
         Other options (rtol, atol, max_iterations, restart, preconditioner, device,
         precision, warm_start) apply to every system. shards: split the batch into this

@@ -99,7 +99,7 @@ class SolveResult:
                   "operator_complexity": msg.amg.operator_complexity,
                   "grid_complexity": msg.amg.grid_complexity,
                   "coarse_rows": msg.amg.coarse_rows,
-                  "setup_seconds": msg.amg.setup_seconds}
+                  "setup_seconds": msg.amg.setup_seconds, "reused": msg.amg.reused}
                  if msg.HasField("amg") else None),
             auto_reason=msg.auto_reason,
         )

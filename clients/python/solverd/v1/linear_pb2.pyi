@@ -178,20 +178,22 @@ class AmgOptions(_message.Message):
     def __init__(self, kind: _Optional[_Union[AmgKind, str]] = ..., strength: _Optional[_Union[AmgStrength, str]] = ..., smoother: _Optional[_Union[AmgSmoother, str]] = ..., cycle: _Optional[_Union[AmgCycle, str]] = ..., near_nullspace: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., max_coarse: _Optional[int] = ..., max_levels: _Optional[int] = ...) -> None: ...
 
 class AmgHierarchy(_message.Message):
-    __slots__ = ("kind", "levels", "operator_complexity", "grid_complexity", "coarse_rows", "setup_seconds")
+    __slots__ = ("kind", "levels", "operator_complexity", "grid_complexity", "coarse_rows", "setup_seconds", "reused")
     KIND_FIELD_NUMBER: _ClassVar[int]
     LEVELS_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_COMPLEXITY_FIELD_NUMBER: _ClassVar[int]
     GRID_COMPLEXITY_FIELD_NUMBER: _ClassVar[int]
     COARSE_ROWS_FIELD_NUMBER: _ClassVar[int]
     SETUP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REUSED_FIELD_NUMBER: _ClassVar[int]
     kind: str
     levels: int
     operator_complexity: float
     grid_complexity: float
     coarse_rows: int
     setup_seconds: float
-    def __init__(self, kind: _Optional[str] = ..., levels: _Optional[int] = ..., operator_complexity: _Optional[float] = ..., grid_complexity: _Optional[float] = ..., coarse_rows: _Optional[int] = ..., setup_seconds: _Optional[float] = ...) -> None: ...
+    reused: bool
+    def __init__(self, kind: _Optional[str] = ..., levels: _Optional[int] = ..., operator_complexity: _Optional[float] = ..., grid_complexity: _Optional[float] = ..., coarse_rows: _Optional[int] = ..., setup_seconds: _Optional[float] = ..., reused: _Optional[bool] = ...) -> None: ...
 
 class SolveRequest(_message.Message):
     __slots__ = ("a", "b", "x0", "method", "preconditioner", "rtol", "atol", "max_iterations", "device", "precision", "restart", "omega", "tuner", "tuner_state", "context", "context_range", "cap", "seed", "same_matrix", "recycle", "recycle_space", "return_recycle_space", "amg")

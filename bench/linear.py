@@ -1,0 +1,325 @@
+"""Linear solves against the tools users already have (issue 26's suite).
+
+    python bench/linear.py [--quick] [--only darcy,...] [--repeats 1] [--no-client]
+    python bench/linear.py --sequence [--quick] [--systems 20]
+
+Each problem is solved to rtol 1e-8 on the true residual by solverd's AUTO (in process
+and through a client to a local server) and by its peers in the same run: PyAMG
+(smoothed-aggregation PCG for symmetric problems, GMRES on smoothed aggregation for
+nonsymmetric ones: the AIR variant is slower on these, measured), SciPy's SuperLU
+(`spsolve`), and SciPy's CG/GMRES with ILU (drop 1e-4, fill 10). Printed per problem:
+seconds (setup included), iterations, peak traced memory, and AUTO's time over the
+fastest peer's; the geometric mean of that ratio at the end. One BLAS thread.
+`--quick` halves the grids (n about 2.5e4-6.5e4) for a rehearsal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from service.cpu import pin_blas_threads  # noqa: E402
+
+pin_blas_threads(1)
+
+import numpy as np  # noqa: E402
+import pyamg  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+import scipy.sparse.linalg as spla  # noqa: E402
+
+from solvers.linear import solve  # noqa: E402
+from solvers.linear.amg import AmgOptions  # noqa: E402
+
+from problems import darcy_2d, gaussian_random_field  # noqa: E402
+
+RTOL = 1e-8
+
+
+@dataclass
+class Problem:
+    name: str
+    a: sp.csr_matrix
+    b: np.ndarray
+    symmetric: bool
+    near_nullspace: np.ndarray | None = None
+
+
+def _diffusion_3d(k: int, rng: np.random.Generator) -> sp.csr_matrix:
+    """-div(c grad u) on a k^3 grid, c = exp(N(0, 1)) per cell, harmonic means across
+    faces, Dirichlet boundary: 7-point, SPD."""
+    c = np.exp(rng.standard_normal((k, k, k)))
+    n = k**3
+    index = np.arange(n).reshape(k, k, k)
+    rows, cols, vals = [], [], []
+    diag = np.zeros(n)
+    for axis in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(0, k - 1), slice(1, k)
+        face = 2.0 / (1.0 / c[tuple(lo)] + 1.0 / c[tuple(hi)])
+        i, j = index[tuple(lo)].ravel(), index[tuple(hi)].ravel()
+        rows += [i, j]
+        cols += [j, i]
+        vals += [-face.ravel(), -face.ravel()]
+        np.add.at(diag, i, face.ravel())
+        np.add.at(diag, j, face.ravel())
+        # Dirichlet faces on both ends of this axis
+        first = [slice(None)] * 3
+        last = [slice(None)] * 3
+        first[axis], last[axis] = 0, k - 1
+        diag[index[tuple(first)].ravel()] += 2 * c[tuple(first)].ravel()
+        diag[index[tuple(last)].ravel()] += 2 * c[tuple(last)].ravel()
+    rows.append(np.arange(n))
+    cols.append(np.arange(n))
+    vals.append(diag)
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n, n))
+
+
+def _convection_diffusion(k: int, peclet: float) -> sp.csr_matrix:
+    """-lap u + peclet (w . grad u), first-order upwind, w = (1, 1) / sqrt 2, k^2 grid."""
+    h = 1.0 / (k + 1)
+    one = np.ones(k)
+    lap = sp.diags([-one[:-1], 2 * one, -one[:-1]], [-1, 0, 1]) / h**2
+    w = peclet / math.sqrt(2.0)
+    up = sp.diags([-one[:-1], one], [-1, 0]) * (w / h)
+    eye = sp.identity(k)
+    return (sp.kron(eye, lap + up) + sp.kron(lap + up, eye)).tocsr()
+
+
+def suite(quick: bool, rng: np.random.Generator) -> list[Problem]:
+    s = 2 if quick else 1
+    out = []
+    g = 512 // s
+    out.append(Problem(f"darcy smooth {g}^2", darcy_2d(g, np.exp(gaussian_random_field(g, rng)))
+                       .tocsr(), np.ones(g * g), True))
+    out.append(Problem(f"darcy contrast {g}^2",
+                       darcy_2d(g, np.exp(3.0 * gaussian_random_field(g, rng))).tocsr(),
+                       np.ones(g * g), True))
+    if not quick:
+        out.append(Problem("darcy smooth 1024^2", darcy_2d(
+            1024, np.exp(gaussian_random_field(1024, rng))).tocsr(), np.ones(1024**2), True))
+    k = 64 // s
+    out.append(Problem(f"diffusion 3-D {k}^3", _diffusion_3d(k, rng), np.ones(k**3), True))
+    r = 400 // s
+    stencil = pyamg.gallery.diffusion_stencil_2d(epsilon=0.01, theta=math.pi / 6, type="FD")
+    out.append(Problem(f"rotated anisotropic {r}^2",
+                       pyamg.gallery.stencil_grid(stencil, (r, r), format="csr"),
+                       np.ones(r * r), True))
+    e = 300 // s
+    A, B = pyamg.gallery.linear_elasticity((e, e), format="csr")
+    out.append(Problem(f"elasticity {e}^2 (rigid modes)", A, np.ones(A.shape[0]), True, B))
+    c = 300 // s
+    for pe in (20.0, 400.0):
+        out.append(Problem(f"convection-diffusion Pe {pe:g} {c}^2", _convection_diffusion(c, pe),
+                           np.ones(c * c), False))
+    q = 400 // s
+    lap = pyamg.gallery.poisson((q, q), format="csr") * (q + 1) ** 2
+    out.append(Problem(f"shifted Laplacian {q}^2", (lap - 200.0 * sp.identity(q * q)).tocsr(),
+                       np.ones(q * q), True))
+    for name in ("airfoil", "knot"):
+        data = pyamg.gallery.load_example(name)
+        a = data["A"].tocsr()
+        out.append(Problem(f"example {name} ({a.shape[0]})", a, np.ones(a.shape[0]), True))
+    return out
+
+
+def _measure(run: Callable[[], tuple[np.ndarray, int]], a: sp.spmatrix, b: np.ndarray,
+             repeats: int) -> tuple[float, int, float, float]:
+    """(median seconds, iterations, relative residual, peak MB) of `run`."""
+    times, iterations, x = [], 0, None
+    peak = 0.0
+    for k in range(repeats):
+        if k == 0:
+            tracemalloc.start()
+        start = time.perf_counter()
+        x, iterations = run()
+        times.append(time.perf_counter() - start)
+        if k == 0:
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+    residual = float(np.linalg.norm(b - a @ x) / np.linalg.norm(b))
+    return statistics.median(times), iterations, residual, peak
+
+
+def peers(p: Problem) -> dict[str, Callable[[], tuple[np.ndarray, int]]]:
+    a, b = p.a, p.b
+
+    def pyamg_run() -> tuple[np.ndarray, int]:
+        residuals: list[float] = []
+        if p.symmetric:
+            ml = pyamg.smoothed_aggregation_solver(a, B=p.near_nullspace)
+            x = ml.solve(b, tol=RTOL, accel="cg", residuals=residuals, maxiter=2000)
+        else:
+            ml = pyamg.smoothed_aggregation_solver(a, symmetry="nonsymmetric")
+            x = ml.solve(b, tol=RTOL, accel="gmres", residuals=residuals, maxiter=2000)
+        return x, len(residuals)
+
+    def superlu() -> tuple[np.ndarray, int]:
+        return spla.spsolve(a.tocsc(), b), 0
+
+    def ilu_krylov() -> tuple[np.ndarray, int]:
+        ilu = spla.spilu(a.tocsc(), drop_tol=1e-4, fill_factor=10)
+        M = spla.LinearOperator(a.shape, ilu.solve)
+        count = [0]
+
+        def counted(_: Any) -> None:
+            count[0] += 1
+
+        # CG needs a symmetric preconditioner: ILU is not, so GMRES for every problem.
+        x, _ = spla.gmres(a, b, M=M, rtol=RTOL, atol=0.0, restart=40, maxiter=200,
+                          callback=counted, callback_type="pr_norm")
+        return x, count[0]
+
+    return {"pyamg": pyamg_run, "spsolve": superlu, "gmres+ilu": ilu_krylov}
+
+
+def _cell(name: str, figures: tuple[float, int, float, float]) -> str:
+    seconds, iterations, residual, peak = figures
+    note = "" if residual <= 1.01 * RTOL else f", residual {residual:.0e}"
+    return f"{name} {seconds:.2f}s ({iterations}, {peak:.0f} MB{note})"
+
+
+def _warm_up() -> None:
+    """Imports, compiled kernels and PyAMG's first calls, untimed, for every contender."""
+    a = darcy_2d(64, np.ones((64, 64))).tocsr()
+    b = np.ones(a.shape[0])
+    for method, pre in (("cg", "amg"), ("gmres", "amg"), ("direct", "none"), ("cg", "none")):
+        solve(a, b, method=method, preconditioner=pre, rtol=RTOL)
+    solve(a, b, rtol=RTOL)
+    pyamg.smoothed_aggregation_solver(a).solve(b, tol=RTOL, accel="cg")
+    spla.spsolve(a.tocsc(), b)
+
+
+def sequence(args: argparse.Namespace) -> None:
+    """20 systems of a slowly changing field (each step adds 5% of a fresh field to the
+    log-coefficient) solved by SolveBatch (AUTO: AMG-CG, the hierarchy reused while it
+    pays) against PyAMG built afresh per system and SuperLU per system."""
+    from solverd import Client
+
+    from conftest import start_server
+
+    rng = np.random.default_rng(1)
+    k = 256 if args.quick else 512
+    log_c = gaussian_random_field(k, rng)
+    mats = []
+    for _ in range(args.systems):
+        log_c = log_c + 0.05 * gaussian_random_field(k, rng)
+        mats.append(darcy_2d(k, np.exp(log_c)).tocsr())
+    b = np.ones(k * k)
+    server = start_server("--backend", "cpu", "--blas-threads", "1")
+    try:
+        client = Client(server.address, timeout=3600)
+        client.solve(mats[0][:100, :100], np.ones(100))  # warm
+        start = time.perf_counter()
+        results = client.solve_batch(mats, b, rtol=RTOL, order="input")
+        t_batch = time.perf_counter() - start
+    finally:
+        server.stop()
+    reuses = sum(bool(r.amg and r.amg["reused"]) for r in results)
+    worst = max(float(np.linalg.norm(b - a @ r.x) / np.linalg.norm(b))
+                for a, r in zip(mats, results, strict=True))
+    start = time.perf_counter()
+    for a in mats:
+        pyamg.smoothed_aggregation_solver(a).solve(b, tol=RTOL, accel="cg")
+    t_pyamg = time.perf_counter() - start
+    start = time.perf_counter()
+    for a in mats:
+        spla.spsolve(a.tocsc(), b)
+    t_lu = time.perf_counter() - start
+    fastest = min(t_pyamg, t_lu)
+    print(f"sequence: {args.systems} Darcy {k}^2 systems, a slowly changing field | solverd "
+          f"SolveBatch (AUTO: {results[0].method}, hierarchy reused "
+          f"{reuses} times, iterations {[r.iterations for r in results]}, worst residual "
+          f"{worst:.1e}) {t_batch:.2f} s | PyAMG afresh {t_pyamg:.2f} s | spsolve {t_lu:.2f} s | "
+          f"ratio {t_batch / fastest:.2f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", type=lambda s: s.split(","), default=None)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--no-client", action="store_true")
+    parser.add_argument("--skip", type=lambda s: s.split(","), default=[],
+                        help="peers to leave out (spsolve on 3-D problems fills for minutes)")
+    parser.add_argument("--sequence", action="store_true", help="only the sequence row")
+    parser.add_argument("--systems", type=int, default=20)
+    args = parser.parse_args()
+    if args.sequence:
+        sequence(args)
+        return
+    rng = np.random.default_rng(0)
+    problems = [p for p in suite(args.quick, rng)
+                if args.only is None or any(o in p.name for o in args.only)]
+    client = server = None
+    if not args.no_client:
+        from solverd import Client
+
+        from conftest import start_server
+
+        server = start_server("--backend", "cpu", "--blas-threads", "1")
+        client = Client(server.address, timeout=3600)
+    print(f"rtol {RTOL:g} on the true residual, one BLAS thread, median of {args.repeats}; "
+          f"seconds (iterations, peak MB); ratio: AUTO in process / fastest peer")
+    ratios = []
+    _warm_up()
+    if client is not None:
+        warm = darcy_2d(64, np.ones((64, 64))).tocsr()
+        client.solve(warm, np.ones(warm.shape[0]), rtol=RTOL)
+    try:
+        for p in problems:
+            n = p.a.shape[0]
+            options = AmgOptions(near_nullspace=p.near_nullspace)
+            found: dict[str, tuple[float, int, float, float]] = {}
+
+            def auto(p: Problem = p, options: AmgOptions = options) -> tuple[np.ndarray, int]:
+                r = solve(p.a, p.b, rtol=RTOL, amg_options=options)
+                auto.detail = f"{r.method}+{r.preconditioner}"  # type: ignore[attr-defined]
+                return r.x, r.iterations
+
+            found["solverd auto"] = _measure(auto, p.a, p.b, args.repeats)
+            detail = auto.detail  # type: ignore[attr-defined]
+            if client is not None:
+                amg = None if p.near_nullspace is None else {"near_nullspace": p.near_nullspace}
+
+                def remote(p: Problem = p, amg: Any = amg) -> tuple[np.ndarray, int]:
+                    r = client.solve(p.a, p.b, rtol=RTOL, amg=amg)
+                    return r.x, r.iterations
+
+                found["via client"] = _measure(remote, p.a, p.b, args.repeats)
+            for name, run in peers(p).items():
+                if name in args.skip or (name == "spsolve" and "3-D" in p.name and n > 150_000):
+                    continue
+                try:
+                    found[name] = _measure(run, p.a, p.b, args.repeats)
+                except Exception as exc:  # a peer that fails is a row, not a crash
+                    print(f"    {name}: {type(exc).__name__}: {exc}")
+            fastest = min((v[0], k) for k, v in found.items()
+                          if k not in ("solverd auto", "via client") and v[2] <= 1.01 * RTOL)
+            ratio = found["solverd auto"][0] / fastest[0]
+            ratios.append(ratio)
+            cells = "  ".join(_cell(k, v) for k, v in found.items())
+            print(f"{p.name:36s} n {n:8d} | auto = {detail:12s} | {cells} | ratio "
+                  f"{ratio:.2f} (fastest: {fastest[1]})", flush=True)
+    finally:
+        if server is not None:
+            server.stop()
+    geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    print(f"geometric mean of AUTO / fastest peer: {geo:.2f}; worst {max(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
