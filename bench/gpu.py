@@ -7,6 +7,7 @@ SOLVERD_FAKE_GPU=1 --device gpu on the NumPy stand-in for CuPy):
     python bench/gpu.py transport  [--points 20000]               # vs POT on CuPy
     python bench/gpu.py regression [--rows 100000] [--features 10000]  # GPU vs CPU
     python bench/gpu.py syncs      # host synchronisations per iteration (stand-in)
+    python bench/gpu.py amg [--grid 1000]  # AMG-CG on the device vs CuPy CG, host PyAMG
 
 recycling: SPD Darcy (a = exp(GRF)), f = 1, rtol 1e-8 on the true residual. Recycled CG
 against the device's CG and GCRO-DR(40, 20) against its GMRES(40), from zero, carrying
@@ -336,6 +337,44 @@ def regression(args: argparse.Namespace) -> None:
     print(f"  {args.device} / cpu time: {t_dev / t_cpu:.3f}x")
 
 
+def amg(args: argparse.Namespace) -> None:
+    """AMG-CG on the device (PyAMG's hierarchy moved there, a Jacobi V-cycle) against the
+    device's CG without a preconditioner and PyAMG's own SA-PCG on the host."""
+    import pyamg
+
+    from solvers.linear import solve
+
+    from problems import darcy_2d, gaussian_random_field
+
+    xp = _modules(args.device)[0]
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    a = darcy_2d(args.grid, np.exp(gaussian_random_field(args.grid, rng))).tocsr()
+    b = np.ones(a.shape[0])
+    print(f"amg on {args.device}: Darcy {args.grid}^2 (n = {a.shape[0]}), rtol {RTOL:g} "
+          f"(built in {time.perf_counter() - start:.1f} s)", flush=True)
+    small = darcy_2d(32, np.ones((32, 32))).tocsr()  # untimed: compilation and pools
+    solve(small, np.ones(small.shape[0]), method="cg", preconditioner="amg", device=args.device)
+    peak = PeakMemory(xp)
+    start = time.perf_counter()
+    with peak:
+        r = solve(a, b, method="cg", preconditioner="amg", rtol=RTOL, device=args.device)
+    t_ours = time.perf_counter() - start
+    print(f"  solverd AMG-CG on {args.device}: {t_ours:.3f} s (setup {r.setup_seconds:.3f} s), "
+          f"{r.iterations} iterations, residual {r.residual_norm:.1e}, device memory peak "
+          f"{peak.text()}", flush=True)
+    start = time.perf_counter()
+    ml = pyamg.smoothed_aggregation_solver(a)
+    residuals: list[float] = []
+    ml.solve(b, tol=RTOL, accel="cg", residuals=residuals)
+    t_pyamg = time.perf_counter() - start
+    print(f"  PyAMG SA-PCG on the host: {t_pyamg:.3f} s, {len(residuals)} iterations | "
+          f"ratio {t_ours / t_pyamg:.2f}", flush=True)
+    seconds, products, capped = _peer_krylov("cg", [a], b, args.device, args.cap)
+    print(f"  the device library's CG: {'>=' if capped else ''}{seconds:.3f} s, {products} "
+          f"products | ratio {t_ours / seconds:.2f}", flush=True)
+
+
 def _count(run: Any) -> tuple[int, int]:
     """(host syncs, iterations) of one run."""
     before = gpu_lane.host_syncs()
@@ -408,11 +447,14 @@ def main() -> None:
     reg.add_argument("--features", type=int, default=10_000)
     reg.add_argument("--repeat", type=int, default=1)
     sub.add_parser("syncs")
+    amg_ = sub.add_parser("amg")
+    amg_.add_argument("--grid", type=int, default=1000)
+    amg_.add_argument("--cap", type=int, default=20_000, help="products the peer CG may take")
     args = parser.parse_args()
     if args.what == "syncs" and not gpu_lane.on_standin():
         raise SystemExit("syncs are counted on the stand-in (tests/standin)")
     {"recycling": recycling, "transport": transport, "regression": regression,
-     "syncs": syncs}[args.what](args)
+     "syncs": syncs, "amg": amg}[args.what](args)
 
 
 if __name__ == "__main__":

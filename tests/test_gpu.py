@@ -130,3 +130,36 @@ def test_gpu_sor_and_ssor_cg_converge() -> None:
     plain = _solve(SPD, B, method="cg", rtol=1e-8, device="gpu")
     assert s.converged and s.iterations < plain.iterations
     assert relative_residual(SPD, s.x, B) <= 1e-8
+
+
+def test_gpu_amg_cycle_runs_on_the_device() -> None:
+    """PyAMG's hierarchy on the device, a Jacobi V-cycle: symmetric (CG takes it), the
+    CPU's answers, a few more iterations than PyAMG's Gauss-Seidel cycle."""
+    import cupy
+    import pyamg
+
+    from solvers.backend import gpu_backend
+    from solvers.linear import amg
+    from solvers.linear.amg import AmgOptions
+    from solvers.linear.amg_gpu import DeviceCycle
+
+    from problems import darcy_2d, gaussian_random_field
+
+    a = darcy_2d(64, np.exp(gaussian_random_field(64, np.random.default_rng(4)))).tocsr()
+    cycle = DeviceCycle(amg.build(a, "cg"), gpu_backend(), np.dtype(np.float64))
+    rng = np.random.default_rng(5)
+    u, v = (cupy.asarray(rng.standard_normal(a.shape[0])) for _ in range(2))
+    assert float(cupy.dot(u, cycle(v))) == pytest.approx(float(cupy.dot(v, cycle(u))), rel=1e-10)
+    assert float(cupy.dot(u, cycle(u))) > 0
+    for method, matrix in (("cg", a), ("gmres", NONSYM)):
+        rhs = np.ones(matrix.shape[0])
+        gpu = _solve(matrix, rhs, method=method, preconditioner="amg", rtol=1e-10, device="gpu")
+        cpu = _solve(matrix, rhs, method=method, preconditioner="amg", rtol=1e-10, device="cpu")
+        assert gpu.converged and gpu.backend == "cupy"
+        assert relative_residual(matrix, gpu.x, rhs) <= 1e-10
+        assert gpu.iterations <= 2 * cpu.iterations + 2
+    elastic, modes = pyamg.gallery.linear_elasticity((40, 40), format="csr")
+    rhs = np.ones(elastic.shape[0])
+    r = _solve(elastic, rhs, method="cg", preconditioner="amg", rtol=1e-10, device="gpu",
+               amg_options=AmgOptions(near_nullspace=modes))
+    assert r.converged and r.iterations < 30 and relative_residual(elastic, r.x, rhs) <= 1e-10

@@ -41,10 +41,11 @@ def _linear(a, method: str, preconditioner: str):
     ("cg", "none", SPD, 1.0), ("cg", "jacobi", SPD, 1.0), ("minres", "none", SPD, 1.0),
     ("bicgstab", "none", NONSYM, 2.0), ("bicgstab", "jacobi", NONSYM, 2.0),
     ("recycled_cg", "none", SPD, 1.0), ("recycled_cg", "jacobi", SPD, 1.0),
+    ("cg", "amg", SPD, 1.0),  # the cycle itself reads nothing back
     ("gmres", "none", NONSYM, 1.0 + 1 / 30)])  # and one a restart (||r||)
 def test_krylov_host_syncs_per_iteration(method, preconditioner, matrix, bound) -> None:
     per, iterations = _syncs_per_iteration(_linear(matrix, method, preconditioner))
-    assert iterations > 20
+    assert iterations > 20 or preconditioner == "amg"  # AMG-CG takes ~10
     # The loop's own reads, plus a constant for setup and the true-residual check.
     assert per <= bound + 12 / iterations, per
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "gpu-check"
-STEPS = ("warm", "tests", "syncs", "recycling-cg", "recycling-gmres", "transport",
+STEPS = ("warm", "tests", "syncs", "recycling-cg", "recycling-gmres", "amg", "transport",
          "regression", "completion", "overhead")
 
 
@@ -48,7 +48,7 @@ def test_gpu_check_rehearses_every_step_on_the_standin(tmp_path: Path) -> None:
     bench = (out / "bench.txt").read_text()
     for text in ("recycled_cg, carried", "gcrodr, carried", "syncs/iteration", "POT",
                  "gpu / cpu time", "altmin", "through gRPC", "device memory peak",
-                 "capped at 100 products", ">="):
+                 "capped at 100 products", ">=", "solverd AMG-CG"):
         assert text in bench, text
     assert "not converged" not in bench
 

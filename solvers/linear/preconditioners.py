@@ -58,11 +58,14 @@ def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Back
         if extra is not None:
             extra["amg"] = hierarchy
             extra["amg_reused"] = usable
-        apply = amg.preconditioner(hierarchy, options.cycle, dtype)
-        if not backend.is_gpu:
-            return apply
-        # The cycle runs on the host for now: the vector crosses the bus each way.
-        return lambda v: backend.asarray(apply(backend.to_host(v)), dtype=dtype)
+        if backend.is_gpu:  # the hierarchy's operators on the device, a Jacobi V-cycle
+            from solvers.linear.amg_gpu import DeviceCycle
+
+            try:
+                return DeviceCycle(hierarchy, backend, dtype)
+            except ValueError as exc:
+                raise SolverInputError("preconditioner", f"amg on the GPU: {exc}") from None
+        return amg.preconditioner(hierarchy, options.cycle, dtype)
     if name == "jacobi":
         diag = np.asarray(a_host.diagonal(), dtype=np.float64)
         zero = np.flatnonzero(diag == 0.0)
