@@ -224,7 +224,8 @@ def sequence(args: argparse.Namespace) -> None:
         client = Client(server.address, timeout=3600)
         client.solve(mats[0][:100, :100], np.ones(100))  # warm
         start = time.perf_counter()
-        results = client.solve_batch(mats, b, rtol=RTOL, order="input")
+        results = client.solve_batch(mats, b, rtol=RTOL, order="input",
+                                     warm_start=args.warm_start)
         t_batch = time.perf_counter() - start
     finally:
         server.stop()
@@ -257,6 +258,8 @@ def main() -> None:
                         help="peers to leave out (spsolve on 3-D problems fills for minutes)")
     parser.add_argument("--sequence", action="store_true", help="only the sequence row")
     parser.add_argument("--systems", type=int, default=20)
+    parser.add_argument("--warm-start", action="store_true",
+                        help="sequence: start each system from the last one's answer")
     args = parser.parse_args()
     if args.sequence:
         sequence(args)

@@ -78,6 +78,10 @@ class Hierarchy:
     # Iterations of the solve it was built for (set by whoever reuses it): a reused
     # hierarchy that needs many more has stopped fitting the matrix.
     fresh_iterations: int = 0
+    # The smoothing it was built with (PyAMG's spec), re-set up after a refresh since
+    # Jacobi's weight depends on A; None where nothing depends on A (AIR's F/C Jacobi).
+    smoothing: Any = field(repr=False, default=None)
+    refreshes: int = 0  # Galerkin refreshes for later matrices (see refresh)
 
 
 def build(a: sp.spmatrix | np.ndarray, method: str, options: AmgOptions | None = None
@@ -104,7 +108,7 @@ def build(a: sp.spmatrix | np.ndarray, method: str, options: AmgOptions | None =
                                               else options.strength))
         else:
             smoother = "gauss_seidel" if options.smoother == "auto" else options.smoother
-            smoothing = (("gauss_seidel", {"sweep": "symmetric"}) if smoother == "gauss_seidel"
+            smoothing: Any = (("gauss_seidel", {"sweep": "symmetric"}) if smoother == "gauss_seidel"
                          else ("jacobi", {"omega": 2.0 / 3.0}))
             ml = pyamg.smoothed_aggregation_solver(
                 A, B=options.near_nullspace,
@@ -116,7 +120,36 @@ def build(a: sp.spmatrix | np.ndarray, method: str, options: AmgOptions | None =
         raise SolverInputError("preconditioner", f"amg setup failed: {exc}") from None
     seconds = time.perf_counter() - start
     return Hierarchy(kind, len(ml.levels), float(ml.operator_complexity()),
-                     float(ml.grid_complexity()), int(ml.levels[-1].A.shape[0]), seconds, ml)
+                     float(ml.grid_complexity()), int(ml.levels[-1].A.shape[0]), seconds, ml,
+                     smoothing=None if kind == "air" else smoothing)
+
+
+def refresh(hierarchy: Hierarchy, a: sp.spmatrix | np.ndarray) -> float:
+    """Fits a hierarchy built for an earlier matrix of the same size to `a`: its
+    transfer operators (the aggregation and smoothed prolongation, the expensive part
+    of the setup) are kept and only the numeric part is redone, the Galerkin coarse
+    operators A_{l+1} = R_l A_l P_l, the smoothers' weights and the coarsest solve.
+    For a slowly changing coefficient field the cycle then converges as a fresh one
+    does at a few percent of its setup (the reuse of Brezina et al.'s adaptive SA,
+    and PETSc GAMG's `PCGAMGSetReuseInterpolation`). Returns the seconds it took."""
+    start = time.perf_counter()
+    ml = hierarchy.solver
+    A = sp.csr_matrix(a, dtype=np.float64)
+    if ml.levels[0].A is a:
+        return 0.0
+    ml.levels[0].A = A
+    for fine, coarse in zip(ml.levels[:-1], ml.levels[1:], strict=True):
+        coarse.A = sp.csr_matrix(fine.R @ fine.A @ fine.P)
+        coarse.A.sort_indices()
+    for cached in ("P", "LU", "L", "LU_Map"):  # the coarsest factorisation, made lazily
+        if hasattr(ml.coarse_solver, cached):
+            delattr(ml.coarse_solver, cached)
+    if hierarchy.smoothing is not None:
+        from pyamg.relaxation.smoothing import change_smoothers
+
+        change_smoothers(ml, hierarchy.smoothing, hierarchy.smoothing)
+    hierarchy.refreshes += 1
+    return time.perf_counter() - start
 
 
 def _strength(name: str) -> dict[str, Any]:

@@ -72,10 +72,15 @@ class RecycleCarry:
 class AmgCarry:
     """The AMG hierarchy a batch or stream reuses for its next systems (PyAMG's setup is
     about 45% of an AMG-CG solve on a 2-D Darcy system). A hierarchy built for one
-    matrix preconditions its neighbours in a slowly changing sequence with a few more
-    iterations each time. Rent or buy: it is rebuilt once the time its reuses spent
-    beyond the solve it was built for adds up to its setup time, when a reused solve
-    fails (the solver then builds afresh itself), or when the size changes."""
+    matrix is refreshed for its neighbours (amg.refresh: new Galerkin coarse operators
+    on the old aggregation, a few percent of the setup) and in a slowly changing
+    sequence converges as a fresh one would. It is rebuilt when its iterations grow
+    past GROWTH times those of the solve it was built for (the aggregation no longer
+    fits the matrix), when the time its reuses spent beyond that solve adds up to its
+    setup time (rent or buy), when a reused solve fails (the solver then builds afresh
+    itself), or when the size changes."""
+
+    GROWTH = 1.5
 
     hierarchy: Any = None
     rows: int = 0
@@ -104,6 +109,8 @@ class AmgCarry:
             return
         self.reuses += 1
         self.extra_seconds += max(result.seconds - self.fresh_solve_seconds, 0.0)
-        if not result.converged or self.extra_seconds >= self.hierarchy.setup_seconds:
+        grown = result.iterations > self.GROWTH * self.hierarchy.fresh_iterations + 3
+        if (not result.converged or grown
+                or self.extra_seconds >= self.hierarchy.setup_seconds):
             self.hierarchy = None  # a new one costs less than keeping this one
             self.rebuilds += 1

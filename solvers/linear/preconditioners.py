@@ -48,13 +48,18 @@ def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Back
           extra: dict[str, Any] | None = None, reuse: amg.Hierarchy | None = None) -> Precond:
     """The preconditioner `name` for A. Raises SolverInputError when it cannot be built.
     An AMG hierarchy is described in extra["amg"]; `reuse`, one built for an earlier
-    matrix of the same size, is used instead of a new one (extra["amg_reused"])."""
+    matrix of the same size, is refreshed for A and used instead of a new one
+    (extra["amg_reused"])."""
     if name == "none":
         return None
     if name == "amg":
         options = amg_options or amg.AmgOptions()
         usable = reuse is not None and reuse.solver.levels[0].A.shape == a_host.shape
         hierarchy = reuse if usable else amg.build(a_host, method, options)
+        if usable:
+            refreshed = amg.refresh(hierarchy, a_host)
+            if extra is not None:
+                extra["amg_refresh_seconds"] = refreshed
         if extra is not None:
             extra["amg"] = hierarchy
             extra["amg_reused"] = usable

@@ -239,6 +239,7 @@ def solve(
     if not (atol >= 0 and math.isfinite(atol)):
         raise SolverInputError("atol", f"atol must be finite and >= 0, got {atol}")
     maxiter = 10 * n if not maxiter else int(maxiter)
+    asked_maxiter = maxiter  # a reused hierarchy's solve is capped below it (see below)
     if maxiter < 0:
         raise SolverInputError("maxiter", "maxiter must be >= 0")
     default_restart = recycling.DEFAULT_RESTART if method == "gcrodr" else DEFAULT_RESTART
@@ -399,8 +400,9 @@ def solve(
         # The reused hierarchy no longer fits this matrix: build one for it.
         fresh = solve(a, b, method=method if not auto_reason else chosen,
                       preconditioner=preconditioner, x0=x0, rtol=rtol, atol=atol,
-                      maxiter=maxiter, restart=restart, device=device, precision=precision,
-                      allow_gpu=allow_gpu, should_stop=should_stop, amg_options=amg_options)
+                      maxiter=asked_maxiter, restart=restart, device=device,
+                      precision=precision, allow_gpu=allow_gpu, should_stop=should_stop,
+                      amg_options=amg_options)
         fresh.extra["amg_rebuilt_after"] = result.iterations
         fresh.matvecs += result.matvecs
         fresh.seconds = time.perf_counter() - start
