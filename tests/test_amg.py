@@ -3,6 +3,8 @@ the true residual, the hierarchy reported, options validated by field, AUTO's re
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyamg
 import pytest
@@ -183,7 +185,7 @@ def test_a_refreshed_hierarchy_is_the_galerkin_one_for_the_new_matrix() -> None:
     amg.refresh(h, second)
     levels = h.solver.levels
     assert levels[0].A is not first and abs(levels[0].A - second).max() == 0
-    for fine, coarse in zip(levels[:-1], levels[1:], strict=True):
+    for fine, coarse in itertools.pairwise(levels):
         galerkin = (fine.P.T @ fine.A @ fine.P).toarray()
         assert np.allclose(coarse.A.toarray(), galerkin, rtol=1e-12, atol=1e-12)
     assert not np.allclose(levels[-1].A.toarray(), coarsest_before)
