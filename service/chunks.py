@@ -21,7 +21,13 @@ from google.protobuf.message import DecodeError, Message
 
 from service.config import Limits
 from service.registry import Undecodable
-from service.status import RpcFailure, invalid_argument, resource_exhausted, to_grpc_status
+from service.status import (
+    RpcFailure,
+    detached,
+    invalid_argument,
+    resource_exhausted,
+    to_grpc_status,
+)
 from solverd.v1 import tensor_pb2
 from solverd.wire import DecodedMessage, WireError, decode
 
@@ -142,9 +148,9 @@ async def receive(chunks: AsyncIterator[object], cls: type[Message], limits: Lim
     try:
         return await _assemble(chunks, cls, limits)
     except RpcFailure as failure:
-        status = to_grpc_status(failure)
-        await context.abort(status.code, status.details, status.trailing_metadata)
-        raise AssertionError("unreachable: abort raises") from None
+        status = to_grpc_status(detached(failure))
+    await context.abort(status.code, status.details, status.trailing_metadata)
+    raise AssertionError("unreachable: abort raises")
 
 
 def chunked_twin(servicer: Any, base: MethodDescriptor, limits: Limits) -> Callable[..., Any]:

@@ -96,6 +96,10 @@ class WorkPool:
         except BaseException as exc:
             raise WorkerDied(f"the solver's worker thread died: {type(exc).__name__}: "
                              f"{exc}") from None
+        finally:
+            # The future holds the job's exception, whose traceback holds this frame:
+            # a cycle that would keep the request's arrays until a full collection.
+            del future
         metrics.child(metrics.QUEUE_SECONDS, self.name).observe(waited)
         return result, waited
 

@@ -16,7 +16,13 @@ from google.protobuf.message import Message
 from service import metrics
 from service.pool import QueueFull, WorkPool, contained
 from service.registry import Undecodable
-from service.status import RpcFailure, invalid_argument, resource_exhausted, to_grpc_status
+from service.status import (
+    RpcFailure,
+    detached,
+    invalid_argument,
+    resource_exhausted,
+    to_grpc_status,
+)
 from service.version import VERSION
 from solvers.backend import Backend, get_backend, release_device_memory
 from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
@@ -191,7 +197,7 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
         metrics.child(metrics.PAYLOAD_BYTES, rpc, "response").observe(response.ByteSize())
         return response
     except RpcFailure as exc:
-        code, failure = exc.code, exc
+        code, failure = exc.code, detached(exc)
     except asyncio.CancelledError:
         # gRPC cancels the handler when the call ends early; the solver thread sees the
         # same StopSignal at its next iteration and frees its worker.

@@ -19,6 +19,17 @@ class RpcFailure(Exception):
         self.details = details or []
 
 
+def detached(failure: RpcFailure) -> RpcFailure:
+    """`failure` cut from what it saw: its traceback holds the frames it passed through
+    (and so the request's buffers), and a frame that caught it holds it back, a cycle
+    only a full collection frees, which rarely runs (start-up objects are frozen out of
+    the collector). Measured before: 40 overlong 16 MiB uploads kept 370 MiB."""
+    failure.__traceback__ = None
+    failure.__context__ = None
+    failure.__cause__ = None
+    return failure
+
+
 def invalid_argument(violations: list[tuple[str, str]]) -> RpcFailure:
     bad = error_details_pb2.BadRequest()
     for field, description in violations:
