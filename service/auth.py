@@ -50,9 +50,15 @@ def _refuse(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandl
         (True, False): grpc.stream_unary_rpc_method_handler,
         (True, True): grpc.stream_stream_rpc_method_handler,
     }[(handler.request_streaming, streaming)]
+    # The request of an unauthenticated caller is never parsed: parsing is work the
+    # caller could make expensive (see solverd.wire.MAX_FIELDS) before it is refused.
     return kind(deny_stream if streaming else deny,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_unread,
                 response_serializer=handler.response_serializer)
+
+
+def _unread(_data: bytes) -> None:
+    return None
 
 
 class TokenInterceptor(grpc.aio.ServerInterceptor):

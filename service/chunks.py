@@ -28,29 +28,48 @@ from service.status import (
     resource_exhausted,
     to_grpc_status,
 )
+from service.streams import idle_limited
 from solverd.v1 import tensor_pb2
 from solverd.wire import DecodedMessage, WireError, decode
 
 
 class UploadBudget:
-    """Bytes declared by the chunked requests being received, server-wide: admission
-    control for memory before any of it is used."""
+    """Bytes of chunked requests received and not yet released, server-wide and per
+    connection: reserved as they arrive, not as declared (a header that declared 8 GiB
+    and sent nothing more reserved the whole budget, and every other chunked request
+    got RESOURCE_EXHAUSTED while it stayed open). One connection may hold at most
+    PER_CONNECTION of the budget."""
+
+    PER_CONNECTION = 0.5
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.reserved = 0
+        self._by_peer: dict[str, int] = {}
 
-    def reserve(self, size: int, limit: int) -> None:
+    def reserve(self, size: int, limit: int, peer: str = "") -> None:
         with self._lock:
+            held = self._by_peer.get(peer, 0)
             if self.reserved + size > limit:
                 raise resource_exhausted(
                     f"{self.reserved} bytes of chunked uploads in progress; {size} more would "
                     f"exceed max_upload_bytes ({limit})", retry_after=1.0)
+            if held + size > self.PER_CONNECTION * limit:
+                raise resource_exhausted(
+                    f"this connection's chunked uploads hold {held} bytes; {size} more would "
+                    f"exceed its share ({self.PER_CONNECTION:g} x max_upload_bytes = "
+                    f"{int(self.PER_CONNECTION * limit)})", retry_after=1.0)
             self.reserved += size
+            self._by_peer[peer] = held + size
 
-    def release(self, size: int) -> None:
+    def release(self, size: int, peer: str = "") -> None:
         with self._lock:
             self.reserved -= size
+            left = self._by_peer.get(peer, 0) - size
+            if left > 0:
+                self._by_peer[peer] = left
+            else:
+                self._by_peer.pop(peer, None)
 
 
 UPLOADS = UploadBudget()
@@ -75,7 +94,7 @@ def _chunk_of(item: object) -> Message:
 
 
 async def _assemble(chunks: AsyncIterator[object], cls: type[Message],
-                    limits: Limits) -> DecodedMessage | Undecodable:
+                    limits: Limits, peer: str = "") -> DecodedMessage | Undecodable:
     first = None
     async for item in chunks:
         first = _chunk_of(item)
@@ -109,8 +128,9 @@ async def _assemble(chunks: AsyncIterator[object], cls: type[Message],
     if total > limits.max_upload_bytes:
         raise invalid_argument([("header.tensors", f"{total} bytes exceed max_upload_bytes "
                                                    f"({limits.max_upload_bytes})")])
-    UPLOADS.reserve(total, limits.max_upload_bytes)
+    reserved = 0
     try:
+        # Untouched: the kernel commits the pages as chunks land (see the module's doc).
         buffers = [np.empty(size, dtype=np.uint8) for size in sizes]
         filled = [0] * len(sizes)
         async for item in chunks:
@@ -128,6 +148,8 @@ async def _assemble(chunks: AsyncIterator[object], cls: type[Message],
             if end > sizes[index]:
                 raise invalid_argument([("data.data", f"{fields[index]!r}: {end} bytes sent, "
                                                       f"{sizes[index]} declared")])
+            UPLOADS.reserve(len(data), limits.max_upload_bytes, peer)
+            reserved += len(data)
             buffers[index][start:end] = np.frombuffer(data, dtype=np.uint8)
             filled[index] = end
         short = [(f, s, n) for f, s, n in zip(fields, sizes, filled, strict=True) if n != s]
@@ -135,7 +157,7 @@ async def _assemble(chunks: AsyncIterator[object], cls: type[Message],
             raise invalid_argument([("data", f"{f!r}: {n} of {s} declared bytes arrived")
                                     for f, s, n in short])
     finally:
-        UPLOADS.release(total)
+        UPLOADS.release(reserved, peer)
     payloads = {f: memoryview(b) for f, b in zip(fields, buffers, strict=True)}
     return DecodedMessage(request.message, {**request.payloads, **payloads},
                           len(header.request) + total)
@@ -145,8 +167,10 @@ async def receive(chunks: AsyncIterator[object], cls: type[Message], limits: Lim
                   context: grpc.aio.ServicerContext) -> DecodedMessage | Undecodable:
     """The request carried by `chunks`; a malformed stream ends the call with
     INVALID_ARGUMENT (or RESOURCE_EXHAUSTED when too many bytes are in flight)."""
+    peer = context.peer() or ""
+    items = idle_limited(chunks, limits.stream_idle_seconds, "chunk")
     try:
-        return await _assemble(chunks, cls, limits)
+        return await _assemble(items, cls, limits, peer)
     except RpcFailure as failure:
         status = to_grpc_status(detached(failure))
     await context.abort(status.code, status.details, status.trailing_metadata)

@@ -29,6 +29,8 @@ class Limits:
     max_transport_entries: int = 100_000_000
     max_upload_bytes: int = 8 * 1024 * MIB
     max_state_numbers: int = 100_000
+    # A stream (SolveSequence, a chunked upload) silent this long is closed.
+    stream_idle_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

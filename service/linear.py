@@ -27,7 +27,14 @@ from service.rpc import (
     run_solver,
     solver_backend,
 )
-from service.status import invalid_argument, resource_exhausted
+from service.status import (
+    RpcFailure,
+    detached,
+    invalid_argument,
+    resource_exhausted,
+    to_grpc_status,
+)
+from service.streams import idle_limited
 from solverd.tensors import to_tensor
 from solverd.v1 import linear_pb2, linear_pb2_grpc
 from solverd.wire import DecodedMessage
@@ -124,9 +131,15 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                             context: grpc.aio.ServicerContext
                             ) -> AsyncIterator[linear_pb2.SolveResponse]:
         stream = StreamState()
-        async for request in requests:
-            yield await run_rpc("SolveSequence", request, context,
-                                functools.partial(self._solve, request, context, stream))
+        messages = idle_limited(requests, self.config.limits.stream_idle_seconds,
+                                "SolveRequest")
+        try:
+            async for request in messages:
+                yield await run_rpc("SolveSequence", request, context,
+                                    functools.partial(self._solve, request, context, stream))
+        except RpcFailure as failure:  # the stream went silent
+            status = to_grpc_status(detached(failure))
+            await context.abort(status.code, status.details, status.trailing_metadata)
 
     async def _solve(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                      stream: StreamState | None,

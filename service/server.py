@@ -16,6 +16,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 import solvers
+from service.admission import Admission
 from service.auth import TokenInterceptor, server_credentials
 from service.completion import MatrixCompletionServicer
 from service.config import ServerConfig
@@ -75,12 +76,15 @@ class SolverdServer:
             options += [("grpc.max_connection_age_ms", age_ms),
                         ("grpc.max_connection_age_grace_ms",
                          int(config.limits.max_solve_seconds * 1000))]
-        interceptors = [TokenInterceptor(config.auth_token)] if config.auth_token else []
+        # Beyond max_inflight solver calls the admission answers RESOURCE_EXHAUSTED before
+        # any handler runs: the backlog, and so the latency of admitted calls, stays
+        # bounded; health and reflection are not counted and never refused.
+        self.admission = Admission(config.limits.max_inflight)
+        interceptors: list[grpc.aio.ServerInterceptor] = (
+            [TokenInterceptor(config.auth_token)] if config.auth_token else [])
+        interceptors.append(self.admission)
         self.credentials = server_credentials(config)
-        # Beyond max_inflight calls gRPC itself answers RESOURCE_EXHAUSTED before any
-        # handler runs: the backlog, and so the latency of admitted calls, stays bounded.
-        self.server = grpc.aio.server(options=options, interceptors=interceptors,
-                                      maximum_concurrent_rpcs=config.limits.max_inflight or None)
+        self.server = grpc.aio.server(options=options, interceptors=interceptors)
         add_service(self.server, linear_pb2.DESCRIPTOR.services_by_name["LinearSolver"],
                     LinearSolverServicer(config, self.pools), config.limits)
         add_service(self.server, transport_pb2.DESCRIPTOR.services_by_name["Transport"],
@@ -126,11 +130,18 @@ class SolverdServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self) -> None:
-        # Readiness ("" and each service) turns NOT_SERVING; LIVENESS stays SERVING
-        # while calls drain, so a liveness probe does not restart a draining pod.
+        """Drain: readiness ("" and each service) turns NOT_SERVING and new solver calls
+        get UNAVAILABLE, while the server still answers health (LIVENESS stays SERVING,
+        so a liveness probe does not restart a draining pod) and the calls in flight
+        finish, for up to the grace period. Those still running then are cancelled:
+        every solver stops within about 100 ms of it (see solvers.stopping)."""
         for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.server.stop(self.config.grace_seconds)
+        self.admission.draining = True
+        end = time.monotonic() + self.config.grace_seconds
+        while self.admission.active and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        await self.server.stop(0)
         for pool in self.pools.values():
             pool.shutdown()
 

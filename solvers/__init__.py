@@ -14,6 +14,7 @@ def warm_up() -> None:
     products by diagonals) now rather than on the first request: measured 16.6 s in
     all without a cache (8.7 s before the products by diagonals, which the deflated-CG
     loop inlines), 1.0 s with one."""
+    from solvers import abandonable
     from solvers.linear import diagonals, recycled_cg_cpu
     from solvers.regression import kernels
     from solvers.transport import simplex
@@ -22,3 +23,4 @@ def warm_up() -> None:
     simplex.warm_up()
     recycled_cg_cpu.warm_up()
     diagonals.warm_up()
+    abandonable.warm_up()

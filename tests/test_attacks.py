@@ -4,6 +4,8 @@ before its fix."""
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import numpy as np
 import pytest
@@ -93,5 +95,210 @@ def test_rejected_requests_do_not_outlive_their_call() -> None:
             grown = rss_mib(server.process.pid) - before
         print(f"RSS grew {grown:.0f} MiB")
         assert grown < 120, f"RSS grew {grown:.0f} MiB over 40 x (16 MiB upload + 5 x 2 MiB)"
+    finally:
+        server.stop()
+
+
+def _health(channel: grpc.Channel, service: str = "") -> str:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    reply = health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service=service), timeout=5)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+def _silent_requests(stop):
+    """A request iterator that sends nothing until `stop` is set."""
+    stop.wait()
+    return
+    yield  # pragma: no cover
+
+
+def test_idle_streams_never_starve_probes_and_are_reaped() -> None:
+    """Before: 300 SolveSequence streams opened and never written to filled
+    --max-inflight, and health, liveness and tiny solves all got RESOURCE_EXHAUSTED."""
+    import threading
+
+    from solverd import Client
+
+    server = start_server("--backend", "cpu", "--max-inflight", "8",
+                          "--stream-idle-seconds", "1.5")
+    stop = threading.Event()
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            sequence = channel.stream_stream("/solverd.v1.LinearSolver/SolveSequence",
+                                             request_serializer=lambda m: m,
+                                             response_deserializer=lambda m: m)
+            calls = [sequence(_silent_requests(stop), timeout=30) for _ in range(20)]
+            time.sleep(0.5)
+            assert _health(channel) == "SERVING"
+            assert _health(channel, "solverd.liveness") == "SERVING"
+            a = poisson_2d(5)
+            with Client(server.address, retries=0) as client:
+                with pytest.raises(Exception) as full:
+                    client.solve(a, np.ones(25))
+                assert "max_inflight" in str(full.value)
+                time.sleep(2.0)  # the silent streams are closed after 1.5 s
+                assert client.solve(a, np.ones(25)).converged
+            codes = set()
+            for call in calls:
+                with pytest.raises(grpc.RpcError) as ended:
+                    next(call)
+                codes.add(ended.value.code())
+            assert codes == {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+    finally:
+        stop.set()
+        server.stop()
+
+
+def _unknown_fields(size: int) -> bytes:
+    """`size` bytes of one-byte-valued unknown varint fields (field 2047)."""
+    one = bytes([0xF8, 0x7F, 0x01])  # tag (2047 << 3 | 0) as a varint, then the value 1
+    return one * (size // len(one))
+
+
+@pytest.mark.parametrize("token", [None, "s3cret"])
+def test_a_flood_of_tiny_fields_is_refused_at_once(token) -> None:
+    """Before: 16 MiB of tiny unknown fields held the event loop 8 s (health waited),
+    and did so before the token was checked."""
+    import threading
+
+    env = {"SOLVERD_AUTH_TOKEN": token} if token else None
+    server = start_server("--backend", "cpu", env=env)
+    try:
+        with grpc.insecure_channel(server.address, options=[
+                ("grpc.max_send_message_length", 64 * MIB)]) as channel:
+            solve = channel.unary_unary("/solverd.v1.LinearSolver/Solve",
+                                        request_serializer=lambda m: m,
+                                        response_deserializer=lambda m: m)
+            flood = _unknown_fields(16 * MIB)
+            codes, health = [], []
+
+            def attack() -> None:
+                with pytest.raises(grpc.RpcError) as err:
+                    solve(flood, timeout=60)
+                codes.append(err.value.code())
+
+            attackers = [threading.Thread(target=attack) for _ in range(4)]
+            start = time.monotonic()
+            for thread in attackers:
+                thread.start()
+            time.sleep(0.2)
+            probe = time.monotonic()
+            health.append(_health(channel))
+            health_seconds = time.monotonic() - probe
+            for thread in attackers:
+                thread.join()
+            seconds = time.monotonic() - start
+        expected = (grpc.StatusCode.UNAUTHENTICATED if token
+                    else grpc.StatusCode.INVALID_ARGUMENT)
+        assert codes == [expected] * 4
+        assert health == ["SERVING"] and health_seconds < 1.0, health_seconds
+        assert seconds < 5.0, seconds
+    finally:
+        server.stop()
+
+
+def test_a_silent_upload_reserves_nothing_and_is_closed() -> None:
+    """Before: one chunked upload that declared 8 GiB and sent nothing more reserved the
+    whole upload budget, and every other chunked request got RESOURCE_EXHAUSTED while it
+    stayed open."""
+    import threading
+
+    from solverd import Client
+
+    server = start_server("--backend", "cpu", "--stream-idle-seconds", "2")
+    stop = threading.Event()
+    try:
+        a = poisson_2d(10)
+        request = solve_request(a, np.ones(a.shape[0]))
+        request.message.b.ClearField("data")
+        header = _header(request, [("b", 8 << 30)])
+
+        def silent():
+            yield header
+            stop.wait()
+
+        with grpc.insecure_channel(server.address) as channel:
+            upload = _stream_call(channel, "/solverd.v1.LinearSolver/SolveChunked")
+            future = upload.future(silent(), timeout=30)
+            time.sleep(0.5)
+            with Client(server.address, chunk_threshold=0, retries=0) as client:
+                big = poisson_2d(200)
+                assert client.solve(big, np.ones(big.shape[0]), method="cg").converged
+            start = time.monotonic()
+            with pytest.raises(grpc.RpcError) as closed:
+                future.result()
+            assert closed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert "chunk" in closed.value.details()
+            assert time.monotonic() - start < 3.0
+    finally:
+        stop.set()
+        server.stop()
+
+
+def _in_thread(fn):
+    import threading
+
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except Exception as exc:  # the test reads it
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def test_draining_keeps_liveness_and_sends_new_calls_elsewhere() -> None:
+    """Before: during the drain the health service itself was refused (UNAVAILABLE), and
+    readiness showed NOT_SERVING only at the first instant."""
+    from solverd import Client
+
+    server = start_server("--backend", "cpu", "--grace-seconds", "20")
+    try:
+        a = poisson_2d(600)  # CG to 1e-12: about 3 s
+        client = Client(server.address, retries=0, timeout=60)
+        thread, box = _in_thread(lambda: client.solve(a, np.ones(a.shape[0]), method="cg",
+                                                      rtol=1e-12))
+        time.sleep(0.5)
+        server.process.send_signal(__import__("signal").SIGTERM)
+        time.sleep(0.5)
+        with grpc.insecure_channel(server.address) as channel:
+            assert _health(channel) == "NOT_SERVING"
+            assert _health(channel, "solverd.liveness") == "SERVING"
+        with pytest.raises(Exception) as refused:
+            Client(server.address, retries=0).solve(poisson_2d(5), np.ones(25))
+        assert "draining" in str(refused.value)
+        thread.join(60)
+        assert "error" not in box, box
+        assert box["value"].iterations > 0
+        assert server.process.wait(timeout=30) == 0
+    finally:
+        server.stop()
+
+
+def test_the_grace_period_ends_work_in_flight() -> None:
+    """Before: with an exact transport in flight and --grace-seconds 3 the process exited
+    at 7.9 s (the network simplex never looked at its stop)."""
+    from solverd import Client
+
+    server = start_server("--backend", "cpu", "--grace-seconds", "1")
+    try:
+        rng = np.random.default_rng(0)
+        X, Y = rng.random((6000, 2)), rng.random((6000, 2))
+        client = Client(server.address, retries=0, timeout=120)
+        thread, box = _in_thread(lambda: client.transport(X=X, Y=Y, method="exact",
+                                                          plan="none"))
+        time.sleep(1.0)
+        start = time.monotonic()
+        server.process.send_signal(__import__("signal").SIGTERM)
+        server.process.wait(timeout=30)
+        assert time.monotonic() - start < 2.5
+        thread.join(10)
+        assert "error" in box
     finally:
         server.stop()

@@ -82,12 +82,17 @@ def altmin(train: Entries, holdout: Entries | None, shape: tuple[int, int], rank
         host_vals = centred + backend.to_host(row_b)[host_rows] + backend.to_host(
             col_b)[host_cols]
     width = rank + (biases is not None)
+    # The set-up (two layouts and the spectral start) takes seconds on 10^7 entries:
+    # a stop is heard between its steps, not only once the rounds begin.
+    check_stop(should_stop)
     by_row = layout(host_rows, host_cols, host_vals, m, n, width, backend)
+    check_stop(should_stop)
     by_col = layout(host_cols, host_rows, host_vals, n, m, width, backend)
+    check_stop(should_stop)
     p = host_rows.size / (m * n)
     S = backend.matrix(sp.csr_matrix((centred / p, (host_rows, host_cols)),
                                      shape=(m, n)), np.dtype(np.float64))
-    U0, _ = top_singular(S, rank, rng, xp)
+    U0, _ = top_singular(S, rank, rng, xp, should_stop=should_stop)
     U = clip_rows(U0, clip, xp)
     V = xp.zeros((n, rank))
     if biases is not None:

@@ -298,7 +298,7 @@ def solve(
     setup_start = time.perf_counter()
     extra: dict[str, Any] = {}
     if chosen == "direct":
-        outcomes = _direct(a, a_dev, b_dev, x_dev, backend, dtype)
+        outcomes = _direct(a, a_dev, b_dev, x_dev, backend, dtype, should_stop)
         used_preconditioner = "none"
     else:
         options: dict[str, Any] = {}
@@ -533,10 +533,11 @@ def _on_backend(backend: Backend, v: Any, dtype: np.dtype) -> Any:
 
 
 def _direct(a_host: Any, a_dev: Any, b_dev: Any, x_dev: Any, backend: Backend,
-            dtype: np.dtype) -> list[krylov.KernelOutcome]:
+            dtype: np.dtype, should_stop: Callable[[], str | None] | None = None
+            ) -> list[krylov.KernelOutcome]:
     k = b_dev.shape[1]
     try:
-        x = direct_solve(a_host, a_dev, b_dev, backend, dtype)
+        x = direct_solve(a_host, a_dev, b_dev, backend, dtype, should_stop)
     except SingularMatrix:
         return [krylov.KernelOutcome(None, 0, 0, "singular") for _ in range(k)]
     x_dev[...] = x.reshape(x_dev.shape)

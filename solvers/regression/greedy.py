@@ -20,11 +20,13 @@ logistic intercept), following Nutini, Laradji, Schmidt (JMLR 2022):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as la
 
+from solvers.errors import check_stop
 from solvers.regression import kernels
 from solvers.regression.objective import violations
 from solvers.regression.residual import ANDERSON, anderson_point
@@ -56,10 +58,11 @@ def _solve_spd(H: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 
 def solve_block(H: np.ndarray, grad: np.ndarray, w: np.ndarray, lam: np.ndarray, tol: float,
-                max_iter: int, min_block: int = 10, max_block: int | None = None
-                ) -> BlockSolve:
+                max_iter: int, min_block: int = 10, max_block: int | None = None,
+                should_stop: Callable[[], str | None] | None = None) -> BlockSolve:
     """max_block: the rank of H when it is singular (n samples, no ridge): a Newton
-    block larger than that has no unique step."""
+    block larger than that has no unique step. `should_stop` is polled every pass (a
+    pass costs a product with H; on a working set of thousands, a millisecond)."""
     w = w.copy()
     g = grad.copy()
     c = H @ w - g  # the linear term: q(w) = w.(g - c)/2 + lam.|w| for any w, g = H w - c
@@ -78,6 +81,7 @@ def solve_block(H: np.ndarray, grad: np.ndarray, w: np.ndarray, lam: np.ndarray,
         vmax = float(viol.max()) if viol.size else 0.0
         if vmax <= tol or iterations >= max_iter:
             return BlockSolve(w, iterations, newton_steps)
+        check_stop(should_stop)
         iterations += 1
         free = (w != 0) | unpenalised
         A = np.flatnonzero(free)

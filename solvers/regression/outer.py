@@ -222,7 +222,7 @@ def _squared_working_set(prob: Problem, pen: Penalty, state: State, W: np.ndarra
     H = prob.gram.block(W)
     H[np.diag_indices_from(H)] += pen.l2[W]
     sol = solve_block(H, grad[W], state.w[W], pen.l1[W], tol, max_iter=20 * (W.size + 10),
-                      max_block=None if pen.l1_ratio < 1 else D.n)
+                      max_block=None if pen.l1_ratio < 1 else D.n, should_stop=should_stop)
     trace.epochs += sol.iterations
     trace.newton_steps += sol.newton_steps
     state.w[W] = sol.w
@@ -295,7 +295,7 @@ def _logistic_newton(prob: Problem, pen: Penalty, state: State, W: np.ndarray,
         if float(violations(grad, x, lam).max(initial=0.0)) <= tol:
             return
         sol = solve_block(H, grad, x, lam, 0.1 * tol, max_iter=20 * (x.size + 10),
-                          max_block=None if pen.l1_ratio < 1 else n)
+                          max_block=None if pen.l1_ratio < 1 else n, should_stop=should_stop)
         trace.epochs += sol.iterations
         trace.newton_steps += 1
         delta = sol.w - x

@@ -13,12 +13,14 @@ cost of each row and column joins the LP, until none is below -atol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from solvers.errors import check_stop
 from solvers.transport.simplex import solve_transportation
 
 # Pivots seen on 2-D point clouds: about 15 (n + m); the cap leaves room for harder costs.
@@ -37,15 +39,16 @@ class ExactSolution:
 
 
 def exact_transport(a: np.ndarray, b: np.ndarray, M: np.ndarray,
-                    max_rounds: int = 50, max_pivots: int | None = None) -> ExactSolution:
+                    max_rounds: int = 50, max_pivots: int | None = None,
+                    should_stop: Callable[[], str | None] | None = None) -> ExactSolution:
     """An optimal plan and dual potentials f, g (f_i + g_j <= M_ij, equal on the plan).
     `max_pivots`: the caller's cap on simplex pivots, after which the plan reached (a
     feasible one) comes back unconverged; None: the solver's own cap, then column
-    generation."""
+    generation. Raises Interrupted soon after `should_stop` names a reason."""
     scale = _power_of_two_scale(M)
     top = float(np.abs(M).max()) / scale if M.size else 0.0
     solution = _simplex_then_lp(a, b, M * (1.0 / scale) if scale != 1.0 else M, top,
-                                max_rounds, max_pivots)
+                                max_rounds, max_pivots, should_stop)
     return _rescaled(solution, scale)
 
 
@@ -96,19 +99,21 @@ def exact_on_entries(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.nd
 
 
 def _simplex_then_lp(a: np.ndarray, b: np.ndarray, M: np.ndarray, top: float,
-                     max_rounds: int, max_pivots: int | None) -> ExactSolution:
+                     max_rounds: int, max_pivots: int | None,
+                     should_stop: Callable[[], str | None] | None = None) -> ExactSolution:
     """top: max |M|. Potentials sum costs along tree paths (rounding ~1e-16 x depth x
     top): the pricing tolerance sits above that, so rounding noise never pivots."""
     n, m = M.shape
     eps = 1e-12 * max(top, 1e-300) if np.isfinite(top) else 1e-12
     cap = PIVOTS_PER_NODE * (n + m) if max_pivots is None else max(int(max_pivots), 1)
-    rows, cols, x, f, g, pivots, optimal = solve_transportation(a, b, M, eps, cap)
+    rows, cols, x, f, g, pivots, optimal = solve_transportation(a, b, M, eps, cap,
+                                                                should_stop=should_stop)
     if not optimal and max_pivots is not None:  # the caller's cap: the plan reached
         plan = sp.csr_matrix((x, (rows, cols)), shape=M.shape)
         plan.eliminate_zeros()
         return ExactSolution(plan, f, g, 0, False, "simplex", pivots)
     if not optimal:
-        fallback = _column_generation(a, b, M, max_rounds)
+        fallback = _column_generation(a, b, M, max_rounds, should_stop)
         fallback.pivots = pivots
         return fallback
     plan = sp.csr_matrix((x, (rows, cols)), shape=M.shape)
@@ -145,8 +150,9 @@ def _north_west_values(a: np.ndarray, b: np.ndarray, rows: np.ndarray,
     return out
 
 
-def _column_generation(a: np.ndarray, b: np.ndarray, M: np.ndarray,
-                       max_rounds: int) -> ExactSolution:
+def _column_generation(a: np.ndarray, b: np.ndarray, M: np.ndarray, max_rounds: int,
+                       should_stop: Callable[[], str | None] | None = None
+                       ) -> ExactSolution:
     n, m = M.shape
     k = min(4, m - 1, n - 1)
     pieces = [_north_west(a, b)]
@@ -161,6 +167,7 @@ def _column_generation(a: np.ndarray, b: np.ndarray, M: np.ndarray,
     x = None
     rows = cols = keys
     for rounds in range(1, max_rounds + 1):
+        check_stop(should_stop)
         rows, cols = keys // m, keys % m
         count = keys.size
         A = sp.csr_matrix((np.ones(2 * count), (np.concatenate([rows, n + cols]),

@@ -18,11 +18,16 @@ most exp(2 tau), so what is lost stays below exp(-645): far under any tolerance.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from solvers.backend import host_scalars
+from solvers.errors import check_stop
 
 TAU = 50.0
+# A rebuild goes through K in blocks of rows of about this many entries, polling the
+# caller's stop between them: one pass over the 10^8-entry limit takes about a second.
+REBUILD_BLOCK_ENTRIES = 1 << 22
 _LO, _HI = math.exp(-TAU), math.exp(TAU)
 
 
@@ -31,8 +36,10 @@ class Kernel:
 
     def __init__(self, xp: Any, M: Any, a: Any, b: Any, reg: float,
                  f: Any = None, g: Any = None, power: float = 1.0,
-                 buffer: Any = None) -> None:
+                 buffer: Any = None,
+                 should_stop: Callable[[], str | None] | None = None) -> None:
         self.xp = xp
+        self.should_stop = should_stop
         self.M = M
         self.a = a
         self.b = b
@@ -48,18 +55,27 @@ class Kernel:
 
     def rebuild(self) -> None:
         """Folds u, v into f, g, takes the exact log-domain f-step, and rebuilds K."""
-        xp, K, reg = self.xp, self.K, self.reg
-        # K <- (g_j - M_ij) / reg, shifted by its row maximum: the soft-min of row i.
-        xp.subtract(self.g[None, :], self.M, out=K)
-        K /= reg
-        top = K.max(axis=1)
-        K -= top[:, None]
-        xp.exp(K, out=K)
-        # f_i = p (reg log a_i - reg logsumexp_j((g_j - M_ij) / reg)): for p = 1 row i
-        # then sums to a_i exactly.
-        f = self.power * reg * (xp.log(self.a) - xp.log(K.sum(axis=1)) - top)
-        K *= xp.exp(f / reg + top)[:, None]
-        self.f = f
+        xp, reg = self.xp, self.reg
+        n, m = self.M.shape
+        step = max(1, REBUILD_BLOCK_ENTRIES // max(m, 1))
+        parts = []
+        for start in range(0, n, step):
+            if start:
+                check_stop(self.should_stop)
+            rows = slice(start, min(start + step, n))
+            K = self.K[rows]
+            # K <- (g_j - M_ij) / reg, shifted by its row maximum: the soft-min of row i.
+            xp.subtract(self.g[None, :], self.M[rows], out=K)
+            K /= reg
+            top = K.max(axis=1)
+            K -= top[:, None]
+            xp.exp(K, out=K)
+            # f_i = p (reg log a_i - reg logsumexp_j((g_j - M_ij) / reg)): for p = 1
+            # row i then sums to a_i exactly.
+            f = self.power * reg * (xp.log(self.a[rows]) - xp.log(K.sum(axis=1)) - top)
+            K *= xp.exp(f / reg + top)[:, None]
+            parts.append(f)
+        self.f = parts[0] if len(parts) == 1 else xp.concatenate(parts)
         self.u = xp.ones_like(self.f)
         self.v = xp.ones_like(self.g)
         self.rebuilds += 1

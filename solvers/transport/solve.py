@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from solvers.backend import CPU, Backend
-from solvers.errors import SolverInputError
+from solvers.errors import SolverInputError, check_stop
 from solvers.transport.cost import METRICS, SCALES, cost_matrix, cost_scale
 from solvers.transport.exact import exact_on_entries, exact_transport
 from solvers.transport.kernel import Kernel
@@ -91,6 +91,7 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
         return result
     given = M
     M = _cost(backend, M, X, Y, metric)
+    check_stop(should_stop)  # the cost from points: passes over n x m entries
     n, m = M.shape
     a = _weights(backend, a, n, "a")
     b = _weights(backend, b, m, "b")
@@ -107,7 +108,7 @@ def transport(a: Any, b: Any, M: Any = None, *, X: Any = None, Y: Any = None,
         # The entropic methods also took masses within their own tolerance apart.
         b = _balanced(a, b, 0.0 if method == "exact" else tol)
     if method == "exact":
-        result = _exact(backend, a, b, M, plan, unbalanced, max_pivots)
+        result = _exact(backend, a, b, M, plan, unbalanced, max_pivots, should_stop)
     else:
         if reg <= 0:
             raise SolverInputError("reg", f"{method} needs reg > 0 (reg = 0 is method 'exact')")
@@ -214,13 +215,13 @@ def _entropic(backend: Backend, a: Any, b: Any, M: Any, reg: float, method: str,
     budget = maxiter
     if method in ("sinkhorn_eps", "sns"):  # SNS: Newton from an epsilon-scaled start
         for stage_reg in epsilon_schedule(reg, float(Ms.max()))[:-1]:
-            kernel = kernel_for(xp, Ms, As, Bs, stage_reg, kernel, reg_m)
+            kernel = kernel_for(xp, Ms, As, Bs, stage_reg, kernel, reg_m, should_stop)
             stage = sinkhorn_steps(kernel, max(tol, 1e-3 * float(As.sum())), budget, reg_m,
                                    should_stop=should_stop)
             iterations["sinkhorn"] += stage.iterations
             iterations["kernel_rebuilds"] += kernel.rebuilds
             budget = max(budget - stage.iterations, 1)
-    kernel = kernel_for(xp, Ms, As, Bs, reg, kernel, reg_m)
+    kernel = kernel_for(xp, Ms, As, Bs, reg, kernel, reg_m, should_stop)
     if method == "sns":
         stage = sinkhorn_steps(kernel, tol, min(budget, 10_000), stall_window=10,
                                stall_ratio=0.9, should_stop=should_stop)
@@ -343,11 +344,12 @@ def _plan_form(backend: Backend, full: Any, plan: str,
 
 
 def _exact(backend: Backend, a: Any, b: Any, M: Any, plan: str, unbalanced: bool,
-           max_pivots: int | None) -> TransportResult:
+           max_pivots: int | None,
+           should_stop: Callable[[], str | None] | None = None) -> TransportResult:
     if unbalanced:
         raise SolverInputError("method", "exact transport is balanced; unset reg_m")
     a_h, b_h, M_h = backend.to_host(a), backend.to_host(b), backend.to_host(M)
-    solution = exact_transport(a_h, b_h, M_h, max_pivots=max_pivots)
+    solution = exact_transport(a_h, b_h, M_h, max_pivots=max_pivots, should_stop=should_stop)
     cost = float(solution.plan.multiply(M_h).sum())
     return _exact_result(solution, a_h, b_h, cost, plan)
 

@@ -1,0 +1,88 @@
+"""Native work that cannot poll a stop, run where it can be abandoned.
+
+A sparse LU (SuperLU) runs for seconds to minutes in one native call: no deadline or
+cancel reaches it, and on a worker thread it holds that worker and its CPU until it
+ends (measured: 30 CPU-s after a 200 ms deadline). Here such a call runs in a child
+process forked from a clean fork server (never from the server's threaded process),
+and the parent waits in short slices, polling the caller's stop: on a stop the child
+is killed at once and its CPU and memory return to the machine.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from solvers.errors import Interrupted
+
+POLL_SECONDS = 0.02
+_CONTEXT: Any = None
+_LOCK = threading.Lock()
+
+
+def _context() -> Any:
+    global _CONTEXT
+    with _LOCK:
+        if _CONTEXT is None:
+            context = multiprocessing.get_context("forkserver")
+            # What the children import once in the fork server, not per call.
+            context.set_forkserver_preload(["numpy", "scipy.sparse.linalg", "scipy.linalg"])
+            _CONTEXT = context
+        return _CONTEXT
+
+
+def _child(connection: multiprocessing.connection.Connection, fn: Callable[..., Any],
+           args: tuple[Any, ...]) -> None:
+    try:
+        outcome: tuple[str, Any] = ("ok", fn(*args))
+    except Exception as exc:  # handed to the parent as it is
+        outcome = ("error", exc)
+    connection.send(outcome)
+    connection.close()
+
+
+def run(fn: Callable[..., Any], args: tuple[Any, ...],
+        should_stop: Callable[[], str | None] | None) -> Any:
+    """fn(*args) in a child process (fn and args picklable; fn importable). Raises
+    what fn raised, Interrupted when `should_stop` names a reason first (the child is
+    killed), or RuntimeError if the child dies (killed for memory, say)."""
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, fn, args), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        while True:
+            if receiver.poll(POLL_SECONDS):
+                try:
+                    status, value = receiver.recv()
+                except EOFError:
+                    raise RuntimeError(f"the factorisation's process died "
+                                       f"(exit code {process.exitcode})") from None
+                if status == "error":
+                    raise value
+                return value
+            reason = should_stop() if should_stop is not None else None
+            if reason:
+                raise Interrupted(reason)
+            if not process.is_alive() and not receiver.poll(0):
+                raise RuntimeError(f"the factorisation's process died (exit code "
+                                   f"{process.exitcode})")
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        process.close()
+
+
+def _nothing() -> None:
+    return None
+
+
+def warm_up() -> None:
+    """Start the fork server (about 0.5 s, its imports) before a request needs it."""
+    run(_nothing, (), None)
