@@ -96,6 +96,12 @@ def complete_request(decoded: DecodedMessage, limits: Limits) -> CompletionProbl
     train = _entries(req, ("rows", "cols", "values"), v, limits, required=True)
     test = _entries(req, ("test_rows", "test_cols", "test_values"), v, limits, required=False)
     predict = _entries(req, ("predict_rows", "predict_cols"), v, limits, required=False)
+    answer = 8 * ((m + n) * rank + (0 if predict is None else predict[0].size))
+    if m and answer > limits.max_message_bytes:
+        # Computed and then dropped by gRPC, before: refused up front instead.
+        v.add("rank", f"the answer (U, V: (m + n) x rank numbers, and the predictions) is "
+                      f"{answer} bytes, over the server's max_message_bytes "
+                      f"({limits.max_message_bytes})")
     method = _enum(req.method, METHOD_NAMES, "method", v)
     row_solver = _enum(req.row_solver, ROW_SOLVER_NAMES, "row_solver", v)
     center = _enum(req.center, CENTER_NAMES, "center", v)

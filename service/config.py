@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 MIB = 1024 * 1024
 
@@ -93,9 +93,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Tokens published as examples: a server must not guard anything with one.
+PLACEHOLDER_TOKENS = ("change-me", "changeme", "secret", "token", "password")
+
+
+def memory_bounded(limits: Limits, memory: int | None) -> Limits:
+    """Limits whose built-in defaults a container's memory limit lowers: the upload
+    budget to half of it and a message to an eighth, so that a large request gets
+    RESOURCE_EXHAUSTED rather than the pod an OOM kill (a 4 GiB pod took uploads of
+    8 GiB). Values set by flag or environment are kept."""
+    if memory is None:
+        return limits
+    defaults = Limits()
+    changes = {}
+    if limits.max_upload_bytes == defaults.max_upload_bytes:
+        changes["max_upload_bytes"] = min(defaults.max_upload_bytes, memory // 2)
+    if limits.max_message_bytes == defaults.max_message_bytes:
+        changes["max_message_bytes"] = min(defaults.max_message_bytes, memory // 8)
+    return replace(limits, **changes)
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    from service.cpu import memory_limit
+
     if args.backend not in ("auto", "cpu", "gpu"):
         raise SystemExit(f"--backend must be auto, cpu or gpu, not {args.backend!r}")
-    limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    if args.auth_token.strip().lower() in PLACEHOLDER_TOKENS:
+        raise SystemExit(f"--auth-token (SOLVERD_AUTH_TOKEN) is the published placeholder "
+                         f"{args.auth_token!r}: generate one, e.g. `openssl rand -hex 32`")
+    limits = memory_bounded(Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)}),
+                            memory_limit())
     values = {f.name: getattr(args, f.name) for f in fields(ServerConfig) if f.name != "limits"}
     return ServerConfig(**values, limits=limits)

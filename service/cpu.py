@@ -1,4 +1,4 @@
-"""CPU quota detection and BLAS thread pinning. Imports nothing heavy: it must run
+"""CPU quota and memory limit detection, and BLAS thread pinning. Imports nothing heavy: it must run
 before NumPy loads, because BLAS libraries read their thread counts once, at load."""
 
 from __future__ import annotations
@@ -37,6 +37,28 @@ def _cgroup_quota() -> float | None:
         return None if quota_us <= 0 else quota_us / period_us
     except (OSError, ValueError):
         return None
+
+
+# Above this a cgroup "limit" means none (cgroup v1 reports 2^63 rounded to pages).
+_UNLIMITED = 1 << 60
+
+
+def memory_limit(root: str = "/sys/fs/cgroup") -> int | None:
+    """Bytes this process's cgroup may use (a container's memory limit), or None."""
+    for path in (f"{root}/memory.max", f"{root}/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text == "max":
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            continue
+        return value if 0 < value < _UNLIMITED else None
+    return None
 
 
 def default_blas_threads(quota: int, workers: int) -> int:

@@ -333,5 +333,5 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
 def _recycling_options(problem: validation.SolveProblem, same_matrix: bool) -> dict[str, Any]:
     if problem.method not in validation.RECYCLING_METHODS:
         return {}
-    return {"recycle": problem.recycle, "recycle_space": problem.recycle_space,
+    return {"recycle": problem.recycle or None, "recycle_space": problem.recycle_space,
             "same_matrix": same_matrix and problem.recycle_space is not None}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import platform
+import threading
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 import scipy
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.exposition import MetricsHandler
 
 from service.version import VERSION
 
@@ -47,10 +50,49 @@ def child(metric: Any, *values: str) -> Any:
     return metric.labels(*values)
 
 
+class _ScrapeHandler(MetricsHandler.factory(REGISTRY)):  # type: ignore[misc]
+    # A socket that sends no request within this many seconds is closed.
+    timeout = 5.0
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class _MetricsServer(ThreadingHTTPServer):
+    """prometheus_client's server opened a thread per connection and kept silent sockets
+    forever (800 silent sockets: 810 threads). Here a connection gets a thread only
+    while fewer than MAX_CONNECTIONS are open (more are closed at once), and one that
+    stays silent is closed after the handler's timeout."""
+
+    daemon_threads = True
+    MAX_CONNECTIONS = 16
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self._slots = threading.BoundedSemaphore(self.MAX_CONNECTIONS)
+        super().__init__(address, _ScrapeHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 def start_metrics_server(port: int, host: str = "0.0.0.0") -> int:
     """Serves /metrics on its own port; returns the bound port (useful with port 0)."""
     BUILD_INFO.labels(VERSION, platform.python_version(), np.__version__, scipy.__version__).set(1)
-    server, _thread = start_http_server(port, addr=host)
+    server = _MetricsServer((host, port))
+    threading.Thread(target=server.serve_forever, name="solverd-metrics", daemon=True).start()
     return int(server.server_port)
 
 OMEGA = Histogram("solverd_tuner_omega", "Relaxation omega chosen for each tuned solve", ["tuner"],

@@ -30,7 +30,26 @@ def detached(failure: RpcFailure) -> RpcFailure:
     return failure
 
 
+# What an error may quote of the caller's input. The status travels in the trailers,
+# which gRPC caps at 16 KiB (message and details together): a description quoting a
+# 5,000-entry shape went over, and the client got RESOURCE_EXHAUSTED instead.
+QUOTE_CHARS = 512
+MAX_VIOLATIONS = 10
+
+
+def bounded(text: str, limit: int = QUOTE_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def invalid_argument(violations: list[tuple[str, str]]) -> RpcFailure:
+    shown = [(bounded(field, 128), bounded(description)) for field, description
+             in violations[:MAX_VIOLATIONS]]
+    if len(violations) > MAX_VIOLATIONS:
+        shown.append(("(request)", f"and {len(violations) - MAX_VIOLATIONS} more violations"))
+    violations = shown
     bad = error_details_pb2.BadRequest()
     for field, description in violations:
         bad.field_violations.add(field=field, description=description)
@@ -39,6 +58,7 @@ def invalid_argument(violations: list[tuple[str, str]]) -> RpcFailure:
 
 
 def resource_exhausted(message: str, retry_after: float) -> RpcFailure:
+    message = bounded(message, 2 * QUOTE_CHARS)
     info = error_details_pb2.RetryInfo(
         retry_delay=duration_pb2.Duration(seconds=int(retry_after),
                                           nanos=int((retry_after % 1) * 1e9)))
@@ -46,7 +66,8 @@ def resource_exhausted(message: str, retry_after: float) -> RpcFailure:
 
 
 def to_grpc_status(failure: RpcFailure) -> grpc.Status:
-    status = status_pb2.Status(code=failure.code.value[0], message=failure.message)
+    status = status_pb2.Status(code=failure.code.value[0],
+                               message=bounded(failure.message, 8 * QUOTE_CHARS))
     for detail in failure.details:
         status.details.add().Pack(detail)
     return rpc_status.to_status(status)

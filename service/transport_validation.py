@@ -194,6 +194,15 @@ def transport_request(decoded: DecodedMessage, limits: Limits) -> TransportProbl
         m = cost.shape[2] if cost is not None else y.shape[1]  # type: ignore[union-attr]
     a = _histogram(req.a, "a", req.HasField("a"), count, n, batched, v, limits)
     b = _histogram(req.b, "b", req.HasField("b"), count, m, batched, v, limits)
+    # The answer must fit one message: a 256 KB request of points asked for a 288 MB
+    # dense plan, which was computed, then dropped by gRPC (and the client, taking the
+    # error for its own request's size, sent it again in chunks).
+    answer = 8 * count * (n * m + n + m) if plan == "dense" else 8 * count * (n + m)
+    if answer > limits.max_message_bytes:
+        what = ("a dense plan of " if plan == "dense" else "potentials of ")
+        v.add("plan", f"{what}{answer} bytes exceeds the server's max_message_bytes "
+                      f"({limits.max_message_bytes}): ask plan=sparse (entries above "
+                      f"plan_threshold) or plan=none (cost and potentials only)")
     v.raise_if_any()
     options: dict[str, object] = {
         "metric": metric, "scale": scale, "reg": reg, "method": method, "tol": tol,

@@ -21,7 +21,7 @@ from solverd.v1 import linear_pb2, tensor_pb2
 from solverd.wire import DecodedMessage
 from solvers.errors import SolverInputError
 from solvers.linear.amg import AmgOptions
-from solvers.linear.recycling import DEFAULT_RECYCLE, RecycleSpace
+from solvers.linear.recycling import RecycleSpace
 from solvers.linear.solve import RECYCLING_METHODS, SWEEP_METHODS, choose, looks_spd
 
 FLOATS = (tensor_pb2.DTYPE_FLOAT64, tensor_pb2.DTYPE_FLOAT32)
@@ -389,7 +389,7 @@ def _recycling(req: linear_pb2.SolveRequest, method: str, n: int | None, limits:
         return {}
     if req.recycle > limits.max_restart:
         v.add("recycle", f"must be in [0, {limits.max_restart}], got {req.recycle}")
-    out: dict = {"recycle": req.recycle or DEFAULT_RECYCLE,
+    out: dict = {"recycle": req.recycle,  # 0: the solver's default, fitted to n
                  "return_recycle_space": req.return_recycle_space}
     if stream:
         for name in ("recycle_space", "return_recycle_space"):
@@ -634,7 +634,7 @@ def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
     maxiter = req.max_iterations or min(10 * n, limits.max_iterations)
     template = SolveProblem(a=first, b=b if b.ndim == 1 else b[0], x0=None, method=method,
                             maxiter=maxiter, restart=req.restart, **options,
-                            recycle=req.recycle or DEFAULT_RECYCLE, amg=amg)
+                            recycle=req.recycle, amg=amg)
     return BatchProblem(template=template, count=count, values=values, b=b,
                         features=features, order=order, warm_start=req.warm_start,
                         build=build)

@@ -35,3 +35,13 @@ def _safe_range(dtype: np.dtype, terms: int) -> tuple[float, float]:
     underflow `dtype` (cached: every tiny solve asks twice)."""
     info = np.finfo(dtype)
     return math.sqrt(float(info.tiny)) * 2.0**20, math.sqrt(float(info.max) / (4 * terms))
+
+
+def divided(values: Any, scale: float) -> Any:
+    """values / scale for a power of two `scale`, exact even where 1 / scale overflows
+    (a scale below 2^-1024, for subnormal data such as 1e-310: values * (1 / scale) then
+    gave inf, and the solve NaN): two exact steps through 2^512."""
+    inverse = 1.0 / scale
+    if math.isfinite(inverse):
+        return values * inverse
+    return (values * 2.0**512) * (1.0 / (scale * 2.0**512))

@@ -75,7 +75,7 @@ def test_rejected_requests_do_not_outlive_their_call() -> None:
                                         request_serializer=lambda m: m,
                                         response_deserializer=lambda m: m)
             a = poisson_2d(10)
-            bad = solve_request(a, np.ones(2 * MIB // 8)).message.SerializeToString()
+            bad = solve_request(a, np.ones(2 * MIB // 8)).serialize()
             chunks = _overlong_upload(16 * MIB)
 
             def attack(rounds: int) -> None:
@@ -302,3 +302,129 @@ def test_the_grace_period_ends_work_in_flight() -> None:
         assert "error" in box
     finally:
         server.stop()
+
+
+def test_finite_inputs_get_the_right_status(client) -> None:
+    """Before: INTERNAL for GMRES on 1e-310 x Poisson and softImpute-ALS on all-zero
+    values; 'reg: ... got nan' for values near 1e-310; the default recycle=20 refused
+    every system with n < 20; the holdout that kept nothing blamed `values`; Sinkhorn at
+    tol=1e-300 claimed convergence with a marginal error of 2e-16."""
+    from solverd.errors import InvalidArgument
+
+    rng = np.random.default_rng(0)
+    cells = np.unique(rng.integers(0, 50 * 40, 500))
+    rows, cols = cells // 40, cells % 40
+    tiny = client.solve(poisson_2d(20) * 1e-310, np.ones(400), method="gmres")
+    assert not tiny.converged  # x ~ 1e310 is beyond float64: said, not crashed
+    zeros = client.complete(rows, cols, np.zeros(rows.size), (50, 40), rank=3,
+                            method="softimpute_als")
+    assert zeros.converged and np.abs(zeros.predict(rows, cols)).max() == 0
+    subnormal = client.complete(rows, cols, 1e-310 * rng.standard_normal(rows.size), (50, 40),
+                                rank=3)
+    assert np.isfinite(subnormal.U).all() and subnormal.reg >= 0
+    for method in ("auto", "gcrodr", "recycled_cg"):
+        for result in client.solve_batch(poisson_2d(3), np.ones((2, 9)), method=method):
+            assert result.converged
+    with pytest.raises(InvalidArgument) as kept_nothing:
+        client.complete(rows, cols, rng.standard_normal(rows.size), (50, 40), rank=3,
+                        holdout=0.999)
+    assert kept_nothing.value.fields == ["holdout_fraction"]
+    M = rng.random((30, 30))
+    floor = client.transport(None, None, M, reg=0.1, tol=1e-300, method="sinkhorn",
+                             max_iterations=2000)
+    assert not floor.converged
+    assert max(floor.marginal_error_a, floor.marginal_error_b) > 1e-300
+
+
+def test_an_error_quotes_a_bounded_part_of_the_input(server) -> None:
+    """Before: INVALID_ARGUMENT quoting a 5,000-entry `shape` went over gRPC's 16 KiB
+    trailers and reached the client as RESOURCE_EXHAUSTED."""
+    from solverd.v1 import completion_pb2
+
+    request = completion_pb2.CompleteRequest(shape=[10**9] * 5000, rank=2)
+    with grpc.insecure_channel(server.address) as channel:
+        complete = channel.unary_unary(
+            "/solverd.v1.MatrixCompletion/Complete",
+            request_serializer=completion_pb2.CompleteRequest.SerializeToString,
+            response_deserializer=lambda m: m)
+        with pytest.raises(grpc.RpcError) as err:
+            complete(request, timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "shape" in err.value.details() and "more characters" in err.value.details()
+    assert len(err.value.details()) < 8192
+
+
+def test_silent_sockets_on_the_metrics_port_cost_no_threads() -> None:
+    """Before: /metrics opened a thread per connection and never closed a silent socket
+    (800 silent sockets: 810 threads)."""
+    import socket
+    import urllib.request
+    from pathlib import Path
+
+    server = start_server("--backend", "cpu")
+    sockets = []
+    try:
+        tasks = Path(f"/proc/{server.process.pid}/task")
+        before = len(list(tasks.iterdir()))
+        for _ in range(200):
+            sockets.append(socket.create_connection(("127.0.0.1", server.metrics_port)))
+        time.sleep(1.0)
+        assert len(list(tasks.iterdir())) <= before + 20
+        time.sleep(5.0)  # silent ones are closed after 5 s: scrapes get through again
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics",
+                                    timeout=10) as reply:
+            assert b"solverd_build_info" in reply.read()
+    finally:
+        for s in sockets:
+            s.close()
+        server.stop()
+
+
+def test_the_memory_limit_bounds_the_upload_defaults(tmp_path) -> None:
+    """Before: a 4 GiB pod defaulted to 8 GiB of uploads: OOM-killed, not refused."""
+    from service.config import Limits, memory_bounded
+    from service.cpu import memory_limit
+
+    (tmp_path / "memory.max").write_text(f"{4 << 30}\n")
+    assert memory_limit(str(tmp_path)) == 4 << 30
+    bounded = memory_bounded(Limits(), memory_limit(str(tmp_path)))
+    assert bounded.max_upload_bytes == 2 << 30 and bounded.max_message_bytes == 256 * MIB
+    assert memory_bounded(Limits(max_upload_bytes=3 << 30), 4 << 30).max_upload_bytes == 3 << 30
+    (tmp_path / "memory.max").write_text("max\n")
+    assert memory_limit(str(tmp_path)) is None
+    v1 = tmp_path / "memory"
+    v1.mkdir()
+    (tmp_path / "memory.max").unlink()
+    (v1 / "memory.limit_in_bytes").write_text(str(9223372036854771712))
+    assert memory_limit(str(tmp_path)) is None
+
+
+def test_a_published_placeholder_token_is_refused() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "service", "serve", "--port", "0"],
+                         env={**__import__("os").environ, "SOLVERD_AUTH_TOKEN": "change-me"},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "placeholder" in run.stderr
+
+
+def test_an_answer_beyond_the_message_limit_is_refused_before_any_work(server) -> None:
+    """Before: a 256 KB request of points whose dense plan is 288 MB was computed, then
+    dropped; the client took the error for its own request's size and sent it again in
+    chunks, and metrics counted both calls as OK."""
+    from solverd import Client
+    from solverd.errors import InvalidArgument
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((6000, 2)), rng.random((6000, 2))
+    with Client(server.address, retries=0) as client:
+        start = time.monotonic()
+        with pytest.raises(InvalidArgument) as refused:
+            client.transport(X=X, Y=Y, reg=0.1)
+        assert refused.value.fields == ["plan"] and time.monotonic() - start < 2.0
+        assert client.transport(X=X[:50], Y=Y[:50], reg=0.1, plan="none").converged
+        with pytest.raises(InvalidArgument) as too_big:
+            client.complete(np.array([0]), np.array([0]), np.array([1.0]),
+                            (10_000_000, 10_000_000), rank=5)
+        assert too_big.value.fields == ["rank"]

@@ -18,6 +18,14 @@ from solvers.completion.altmin import Entries, Progress
 from solvers.errors import check_stop
 
 
+def _shrink(d: Any, d2: Any, reg: float, xp: Any) -> Any:
+    """d / (d^2 + reg), 0 where both vanish (reg = 0 and a direction the data do not
+    carry: all-zero values gave 0 / 0, NaN, and an SVD that did not converge)."""
+    denominator = d2 + reg
+    safe = xp.where(denominator > 0, denominator, 1.0)
+    return xp.where(denominator > 0, d / safe, 0.0)
+
+
 def softimpute_als(train: Entries, holdout: Entries | None, shape: tuple[int, int],
                    rank: int, reg: float, tol: float, atol: float, maxiter: int, seed: int,
                    backend: Backend, should_stop: Callable[[], str | None] | None
@@ -54,12 +62,12 @@ def softimpute_als(train: Entries, holdout: Entries | None, shape: tuple[int, in
         # S holds the residual of the current estimate here.
         # B step: B^T = (D^2 + reg I)^-1 D U^T X*, with U^T X* = (S^T U)^T + D^2 V^T.
         d2 = d * d
-        Bt = (d / (d2 + reg))[:, None] * ((S.T @ U).T + d2[:, None] * V.T)
+        Bt = _shrink(d, d2, reg, xp)[:, None] * ((S.T @ U).T + d2[:, None] * V.T)
         Vn, sigma, Rt = xp.linalg.svd(Bt.T * d, full_matrices=False)
         U, d, V = U @ Rt.T, xp.sqrt(sigma), Vn
         residual(U, d, V)
         d2 = d * d
-        At = (d / (d2 + reg))[:, None] * ((S @ V).T + d2[:, None] * U.T)
+        At = _shrink(d, d2, reg, xp)[:, None] * ((S @ V).T + d2[:, None] * U.T)
         Un, sigma, Rt = xp.linalg.svd(At.T * d, full_matrices=False)
         U, d, V = Un, xp.sqrt(sigma), V @ Rt.T
         train_rmse = residual(U, d, V)

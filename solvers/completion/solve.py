@@ -18,7 +18,7 @@ from solvers.completion.observations import Observations, holdout_split, observa
 from solvers.completion.rowsolve import ROW_SOLVERS
 from solvers.completion.softimpute import softimpute_als
 from solvers.errors import SolverInputError
-from solvers.scaling import safe_scale
+from solvers.scaling import divided, safe_scale
 
 METHODS = ("altmin", "softimpute_als")
 
@@ -96,7 +96,7 @@ def _rescaled(r: CompletionResult, scale: float, start: float) -> CompletionResu
             train_rmse=[v * scale for v in r.train_rmse],
             holdout_rmse=[v * scale for v in r.holdout_rmse],
             predictions=None if r.predictions is None else r.predictions * scale,
-            seconds=time.perf_counter() - start)
+            reg=r.reg * scale, seconds=time.perf_counter() - start)
     if not (np.isfinite(out.U).all() and np.isfinite(out.V).all()):
         out = replace(out, converged=False,
                       stop_reason="overflow: the factors exceed float64")
@@ -144,34 +144,41 @@ def complete(rows: Any, cols: Any, vals: Any, shape: tuple[int, int], rank: int 
     shape = (int(shape[0]), int(shape[1]))
     _check(shape, rank, method, row_solver, center, 0.0 if reg is None else reg, tol, atol,
            maxiter, holdout, sketch_size, sketch_steps, clip)
-    if reg is None:
-        reg = _chosen_reg(rows, cols, vals, shape, rank, dict(
-            method=method, row_solver=row_solver, center=center, bias_reg=bias_reg, tol=tol,
-            atol=atol, maxiter=maxiter, seed=seed, sketch_size=sketch_size,
-            sketch_steps=sketch_steps, clip=clip, backend=backend, should_stop=should_stop))
     values = np.asarray(vals, dtype=np.float64)
     scale = safe_scale(values, values.size, base=4)
     if scale != 1.0:
         # Values whose squares over- or underflow: fit vals / s (s = 4^k, so sqrt(s) is
         # exact too) with reg / s, which is the same problem divided by s^2, and scale
         # the estimate back (U, V by sqrt(s); biases, RMSEs, predictions by s).
-        inner = 1.0 / scale
-        result = complete(rows, cols, np.asarray(vals, dtype=np.float64) * inner, shape, rank,
-                          method=method, reg=reg * inner, row_solver=row_solver,
+        # Scaled before reg is chosen: the choice measures the values' RMS, whose
+        # square underflowed (values near 1e-310 gave "reg: ... got nan").
+        result = complete(rows, cols, divided(values, scale), shape, rank,
+                          method=method, reg=None if reg is None else divided(reg, scale),
+                          row_solver=row_solver,
                           center=center, bias_reg=bias_reg, tol=tol, atol=atol,
                           maxiter=maxiter, holdout=holdout,
-                          test=None if test is None else (test[0], test[1],
-                                                          np.asarray(test[2]) * inner),
+                          test=None if test is None else (
+                              test[0], test[1],
+                              divided(np.asarray(test[2], dtype=np.float64), scale)),
                           predict=predict, seed=seed, sketch_size=sketch_size,
                           sketch_steps=sketch_steps, clip=clip, backend=backend,
                           should_stop=should_stop)
         return _rescaled(result, scale, start)
+    if reg is None:
+        reg = _chosen_reg(rows, cols, vals, shape, rank, dict(
+            method=method, row_solver=row_solver, center=center, bias_reg=bias_reg, tol=tol,
+            atol=atol, maxiter=maxiter, seed=seed, sketch_size=sketch_size,
+            sketch_steps=sketch_steps, clip=clip, backend=backend, should_stop=should_stop))
     obs = observations(rows, cols, vals, shape)
     held: Observations | None = None
     if test is not None:
         held = observations(*test, shape, prefix="test_")
     elif holdout > 0:
+        total = obs.count
         obs, held = holdout_split(obs, holdout, seed)
+        if obs.count == 0:
+            raise SolverInputError("holdout", f"{holdout:g} holds out all {total} entries: "
+                                              "none is left to fit")
     if obs.count == 0:
         raise SolverInputError("values", "no observed entries to fit")
     predict_at = None

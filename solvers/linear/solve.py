@@ -24,7 +24,7 @@ from solvers.linear import amg, krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
 from solvers.linear.direct import SingularMatrix, direct_solve
 from solvers.linear.products import fast_products
-from solvers.scaling import safe_scale
+from solvers.scaling import divided, safe_scale
 
 METHODS = ("auto", "cg", "minres", "gmres", "bicgstab", "direct", "sor", "ssor_cg", "gcrodr",
            "recycled_cg")
@@ -202,7 +202,7 @@ def solve(
     allow_gpu: bool = True,
     omega: float = 1.0,
     should_stop: Callable[[], str | None] | None = None,
-    recycle: int = recycling.DEFAULT_RECYCLE,
+    recycle: int | None = None,
     recycle_space: recycling.RecycleSpace | None = None,
     same_matrix: bool = False,
     amg_options: amg.AmgOptions | None = None,
@@ -253,7 +253,7 @@ def solve(
         # Values whose squares over- or underflow would make every norm inf or 0 and
         # the stopping test meaningless: solve (A / sa) y = b / sb, x = y sb / sa,
         # with powers of two so the scaling itself rounds nothing.
-        a_s, b_s = a * (1.0 / scale_a), b * (1.0 / scale_b)
+        a_s, b_s = divided(a, scale_a), divided(b, scale_b)
         result = solve(a_s, b_s, method=method, preconditioner=preconditioner,
                        x0=None if x0 is None else x0 * (scale_a / scale_b), rtol=rtol,
                        atol=atol / scale_b, maxiter=maxiter, restart=restart, device=device,
@@ -322,6 +322,9 @@ def solve(
             precond, kernel, used_preconditioner = None, _sor_kernel, "none"
             options["omega"] = omega
         elif chosen in RECYCLING_METHODS:
+            if recycle is None:  # the default adapts to the problem: n < 20 is no error
+                recycle = min(recycling.DEFAULT_RECYCLE, max(1, n // 2),
+                              max(1, restart - 2) if chosen == "gcrodr" else n)
             if not 1 <= recycle <= max(1, min(restart - 2, n)) and chosen == "gcrodr":
                 raise SolverInputError("recycle", f"recycle must lie in [1, restart - 2 = "
                                        f"{restart - 2}], got {recycle}")

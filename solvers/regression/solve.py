@@ -16,7 +16,7 @@ from solvers.regression.design import Design
 from solvers.regression.objective import LOSSES, Certificate, Penalty
 from solvers.regression.outer import Problem, State, Trace, initial_state, solve_alpha
 from solvers.regression.workingset import GramCache
-from solvers.scaling import safe_scale
+from solvers.scaling import divided, safe_scale
 
 
 @dataclass
@@ -132,10 +132,10 @@ class _Scale:
         return self.sx != 1.0 or self.sy != 1.0
 
     def x(self, X: Any) -> Any:
-        return X * (1.0 / self.sx) if self.sx != 1.0 else X
+        return divided(X, self.sx) if self.sx != 1.0 else X
 
     def y(self, y: Any) -> Any:
-        return np.asarray(y, dtype=np.float64) * (1.0 / self.sy) if self.sy != 1.0 else y
+        return divided(np.asarray(y, dtype=np.float64), self.sy) if self.sy != 1.0 else y
 
     def to_inner(self, w: np.ndarray) -> np.ndarray:
         return w * (self.sx / self.sy) if self.active else w

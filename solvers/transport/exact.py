@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from solvers.errors import check_stop
+from solvers.scaling import divided
 from solvers.transport.simplex import solve_transportation
 
 # Pivots seen on 2-D point clouds: about 15 (n + m); the cap leaves room for harder costs.
@@ -47,7 +48,7 @@ def exact_transport(a: np.ndarray, b: np.ndarray, M: np.ndarray,
     generation. Raises Interrupted soon after `should_stop` names a reason."""
     scale = _power_of_two_scale(M)
     top = float(np.abs(M).max()) / scale if M.size else 0.0
-    solution = _simplex_then_lp(a, b, M * (1.0 / scale) if scale != 1.0 else M, top,
+    solution = _simplex_then_lp(a, b, divided(M, scale) if scale != 1.0 else M, top,
                                 max_rounds, max_pivots, should_stop)
     return _rescaled(solution, scale)
 
