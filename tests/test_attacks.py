@@ -428,3 +428,26 @@ def test_an_answer_beyond_the_message_limit_is_refused_before_any_work(server) -
             client.complete(np.array([0]), np.array([0]), np.array([1.0]),
                             (10_000_000, 10_000_000), rank=5)
         assert too_big.value.fields == ["rank"]
+
+
+def test_the_client_resends_in_chunks_only_its_own_oversize_request() -> None:
+    from solverd.channels import too_large
+
+    class Err(grpc.RpcError):
+        def __init__(self, details: str) -> None:
+            self._details = details
+
+        def code(self):
+            return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+        def details(self):
+            return self._details
+
+    request = solve_request(poisson_2d(100), np.ones(10_000))
+    size = request.nbytes
+    assert too_large(Err(f"Received message larger than max ({size + 20} vs. 1048576)"),
+                     "solve", request)
+    # An answer of 288 MB over the server's 256 MiB: not this 700 KB request's fault.
+    assert not too_large(Err("Sent message larger than max (288000123 vs. 268435456)"),
+                         "solve", request)
+    assert not too_large(Err("larger than max"), "solve", request)

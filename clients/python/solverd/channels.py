@@ -6,6 +6,7 @@ import functools
 import itertools
 import json
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,12 +148,22 @@ class Endpoint:
         return self.calls[name], request
 
 
+_SIZES = re.compile(r"larger than max \((\d+) vs\. (\d+)\)")
+
+
 def too_large(err: grpc.RpcError, name: str, request: Any) -> bool:
-    """Whether `err` is a server refusing one message over its own limit (smaller than
-    this client's chunk threshold), for a request the chunked twin could carry."""
-    return (err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            and "larger than max" in (err.details() or "")
-            and isinstance(request, WireMessage) and f"{name}_chunked" in RPCS)
+    """Whether `err` is a server refusing this request over its own limit (smaller than
+    this client's chunk threshold), for a request the chunked twin could carry. The
+    size gRPC quotes must be the request's: an answer over a limit reads the same
+    ("larger than max"), and resending its request in chunks did the work twice."""
+    if not (err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            and isinstance(request, WireMessage) and f"{name}_chunked" in RPCS):
+        return False
+    found = _SIZES.search(err.details() or "")
+    if found is None:
+        return False
+    quoted = int(found.group(1))
+    return abs(quoted - request.nbytes) <= 64 + request.nbytes // 100
 
 
 class Endpoints:
