@@ -68,28 +68,95 @@ class ServerConfig:
         return self.backend != "cpu"
 
 
-def _env(name: str, default: object) -> str | None:
-    value = os.environ.get(f"SOLVERD_{name.upper()}")
-    return value if value is not None else (None if default is None else str(default))
+# One line of help per flag (`solverd serve --help` adds each default).
+HELP = {
+    "host": "address to listen on",
+    "port": "gRPC port (0: any free port); without --processes a port in use is an error",
+    "metrics_port": "Prometheus /metrics port (0: any free port, negative: no metrics server)",
+    "backend": "auto (the GPU when CuPy sees one), cpu, or gpu (fail without one)",
+    "cpu_workers": "solver threads on the CPU (0: the CPU quota)",
+    "gpu_workers": "solver threads on the GPU",
+    "processes": "server processes sharing the port (SO_REUSEPORT), each a share of the quota",
+    "blas_threads": "BLAS threads per worker (0: CPU quota / workers)",
+    "grace_seconds": "after SIGTERM, how long calls in flight may finish before cancellation",
+    "malloc_retain_mib": "freed memory glibc keeps for reuse (0: glibc's defaults)",
+    "state_key": "HMAC key signing tuner states; share it between replicas (empty: unsigned)",
+    "tls_cert": "TLS certificate chain (PEM); with --tls-key serves TLS",
+    "tls_key": "TLS private key (PEM)",
+    "tls_client_ca": "require client certificates signed by this CA (mutual TLS)",
+    "auth_token": "bearer token the solver RPCs require; prefer SOLVERD_AUTH_TOKEN",
+    "max_connection_age_seconds": "close connections after this long so load spreads (0: never)",
+    "max_message_bytes": "largest request or response (lowered to 1/8 of a cgroup memory limit)",
+    "max_rows": "most rows (unknowns, points, samples) a problem may have",
+    "max_nonzeros": "most stored entries of a sparse matrix or observed entries",
+    "max_dense_rows": "most rows of a dense matrix",
+    "max_rhs": "most right-hand sides in one Solve",
+    "max_iterations": "most iterations a request may ask for",
+    "max_restart": "largest GMRES restart or recycle space a request may ask for",
+    "max_solve_seconds": "stop a solve whose call has no (or a longer) deadline",
+    "max_queue": "requests waiting beyond the workers before RESOURCE_EXHAUSTED",
+    "max_inflight": "solver calls in flight per process (health is never counted; 0: no cap)",
+    "max_batch": "most systems per SolveBatch or alphas per path",
+    "max_transport_entries": "most cost entries (B n m) per Transport call",
+    "max_upload_bytes": "chunked-upload budget (lowered to half a cgroup memory limit)",
+    "max_state_numbers": "most numbers a tuner state sent back by a client may hold",
+    "stream_idle_seconds": "close a stream or chunked upload silent this long (0: never)",
+}
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(f"SOLVERD_{name.upper()}")
+
+
+def _integer(text: str) -> int:
+    """An integer, also in the notations the README uses: 5e7, 50_000_000."""
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        pass
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
+    return int(value)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _parser_type(kind: type) -> object:
+    return {int: _integer, float: _number}.get(kind, kind)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="solverd", description="solverd gRPC server")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server",
-                           description="Every flag also reads SOLVERD_<FLAG> (e.g. SOLVERD_PORT).")
+                           description="Every flag also reads SOLVERD_<FLAG> (e.g. SOLVERD_PORT); "
+                                       "integers may be written 5e7 or 50_000_000.")
     defaults = ServerConfig()
-    for f in fields(ServerConfig):
-        if f.name == "limits":
-            continue
-        kind = type(getattr(defaults, f.name))
-        serve.add_argument(f"--{f.name.replace('_', '-')}", type=kind,
-                           default=kind(_env(f.name, getattr(defaults, f.name))))
-    serve.set_defaults(backend=_env("backend", defaults.backend))
-    for f in fields(Limits):
-        kind = type(getattr(defaults.limits, f.name))
-        serve.add_argument(f"--{f.name.replace('_', '-')}", type=kind,
-                           default=kind(_env(f.name, getattr(defaults.limits, f.name))))
+    items = [(f.name, getattr(defaults, f.name)) for f in fields(ServerConfig)
+             if f.name != "limits"]
+    items += [(f.name, getattr(defaults.limits, f.name)) for f in fields(Limits)]
+    for name, default in items:
+        kind = _parser_type(type(default))
+        value = default
+        env = _env(name)
+        if env is not None:
+            try:
+                value = kind(env)  # type: ignore[operator]
+            except argparse.ArgumentTypeError as exc:
+                parser.exit(2, f"solverd: SOLVERD_{name.upper()}={env!r}: {exc}\n")
+        shown = "off" if default == "" else default
+        serve.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value,
+                           metavar=type(default).__name__.upper(),
+                           help=f"{HELP.get(name, '')} (default: {shown})")
     return parser
 
 

@@ -70,6 +70,10 @@ class SolverdServer:
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
             ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
+            # gRPC sets SO_REUSEPORT by default on Linux: a second server on a port in use
+            # started without error and took part of the traffic. Only --processes
+            # shares a port on purpose.
+            ("grpc.so_reuseport", 1 if config.processes > 1 else 0),
         ]
         if config.max_connection_age_seconds > 0:
             age_ms = int(config.max_connection_age_seconds * 1000)
@@ -116,12 +120,22 @@ class SolverdServer:
         gc.collect()
         gc.freeze()
         address = f"{self.config.host}:{self.config.port}"
-        self.port = (self.server.add_insecure_port(address) if self.credentials is None
-                     else self.server.add_secure_port(address, self.credentials))
+        try:
+            self.port = (self.server.add_insecure_port(address) if self.credentials is None
+                         else self.server.add_secure_port(address, self.credentials))
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
-            raise SystemExit(f"cannot bind {self.config.host}:{self.config.port}")
+            raise SystemExit(f"solverd: cannot listen on {address} (--port, SOLVERD_PORT): "
+                             f"the port is in use or the address is not this machine's")
         if self.config.metrics_port >= 0:
-            self.metrics_port = start_metrics_server(self.config.metrics_port, self.config.host)
+            try:
+                self.metrics_port = start_metrics_server(self.config.metrics_port,
+                                                         self.config.host)
+            except OSError as exc:
+                raise SystemExit(f"solverd: cannot serve metrics on {self.config.host}:"
+                                 f"{self.config.metrics_port} (--metrics-port, "
+                                 f"SOLVERD_METRICS_PORT): {exc.strerror or exc}") from None
         await self.server.start()
         if self.config.auth_token and self.credentials is None:
             log.warning("--auth-token without --tls-cert: the token crosses the network in "
@@ -154,8 +168,9 @@ async def serve(config: ServerConfig, cpu_workers: int, blas_threads: int,
     # Tests and scripts wait for this exact line. One write: with --processes every
     # process prints it to the same pipe, and print() under `python -u` writes the text
     # and its newline apart, so two ready lines could merge into one.
+    metrics = f" :{server.metrics_port}" if config.metrics_port >= 0 else " off"
     sys.stdout.write(f"solverd {VERSION} serving on {config.host}:{server.port} "
-                     f"metrics :{server.metrics_port} workers [{devices}] "
+                     f"metrics{metrics} workers [{devices}] "
                      f"blas_threads {blas_threads}\n")
     sys.stdout.flush()
     stopping = asyncio.Event()
