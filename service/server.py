@@ -8,14 +8,15 @@ import logging
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection
 
 import solvers
+from service import reflection
 from service.admission import Admission
 from service.auth import TokenInterceptor, server_credentials
 from service.completion import MatrixCompletionServicer
@@ -101,13 +102,17 @@ class SolverdServer:
                     ServerInfoServicer(config, self.pools, blas_threads), config.limits)
         self.health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME), self.server)
+        reflection.enable(
+            self.server, (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name))
         self.port = 0
         self.metrics_port = 0
 
     async def start(self) -> None:
+        # NumPy's RuntimeWarnings (divide by zero, overflow) come from the values callers
+        # send; the solvers detect those states and report them in the answer. In the
+        # server's log they were noise no operator can act on.
+        warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                module=r"(solvers|numpy|scipy|pyamg)(\.|$)")
         # Before the port opens: no request waits for numba compilation, and a startup
         # probe sees no SERVING until the kernels are ready.
         started = time.perf_counter()

@@ -86,3 +86,162 @@ def test_no_metrics_says_off() -> None:
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_the_names_each_ecosystem_uses(client) -> None:
+    """Before: client.solve(A, b, maxiter=10) raised 'solve_request() got an unexpected
+    keyword argument' (an internal name, no hint)."""
+    import numpy as np
+
+    from problems import poisson_2d
+
+    a, b = poisson_2d(10), np.ones(100)
+    assert client.solve(a, b, method="cg", maxiter=3).iterations == 3  # SciPy
+    assert client.solve(a, b, method="cg", tol=1e-12).residual_norm <= 1e-12
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 8))
+    assert client.lasso(X, X[:, 0], 0.01, max_iter=2).iterations <= 2  # scikit-learn
+    M = rng.random((6, 5))
+    assert client.transport(None, None, M, method="sinkhorn", numItermax=3,  # POT
+                            stopThr=1e-3).sinkhorn_iterations <= 3
+    assert client.transport(None, None, M, method="sinkhorn-eps").method == "sinkhorn_eps"
+    with client.sequence(method="sor", tuner="tsallis_inf") as seq:
+        assert seq.solve(a, b).converged
+
+
+@pytest.mark.parametrize(("call", "public", "hint"), [
+    (lambda c, a, b: c.solve(a, b, maxitr=3), "Client.solve", "maxiter"),
+    (lambda c, a, b: c.solve_batch(a, [b, b], foo=1), "Client.solve_batch", None),
+    (lambda c, a, b: c.lasso(a.toarray(), b, 0.1, max_it=3), "Client.lasso", "max_iter"),
+    (lambda c, a, b: c.transport(None, None, a.toarray(), numItermx=3), "Client.transport",
+     "numItermax"),
+])
+def test_an_unknown_keyword_names_the_public_method_and_the_closest(client, call, public,
+                                                                     hint) -> None:
+    import numpy as np
+
+    from problems import poisson_2d
+
+    with pytest.raises(TypeError) as err:
+        call(client, poisson_2d(4), np.ones(16))
+    text = str(err.value)
+    assert text.startswith(f"{public}()") and "valid:" in text
+    if hint:
+        assert f"did you mean '{hint}'" in text
+
+
+def test_clear_messages_for_common_mistakes(client) -> None:
+    import numpy as np
+    import scipy.sparse.linalg as spla
+
+    from problems import poisson_2d
+
+    a = poisson_2d(5)
+    with pytest.raises(TypeError, match=r"not a function|entries"):
+        client.solve(spla.aslinearoperator(a), np.ones(25))
+    with pytest.raises(ValueError, match="one target per sample"):
+        client.lasso(np.eye(4), np.ones((4, 2)), 0.1)
+    with pytest.raises(ValueError, match="transposed"):
+        client.transport(np.ones(3) / 3, np.ones(2) / 2, np.ones((2, 3)))
+    with pytest.raises(ValueError, match="context must be one number"):
+        client.sequence(method="sor", tuner="chebcb").solve(a, np.ones(25),
+                                                             context=np.array([0.3, 0.4]))
+    assert client.sequence(method="sor", tuner="chebcb", context_range=(0, 1)).solve(
+        a, np.ones(25), context=np.array([0.3])).converged
+    with pytest.raises(TypeError, match="integer indices"):
+        client.complete(np.array([0.0, 1.7]), np.array([0, 1]), np.ones(2), (3, 3), rank=1)
+
+
+def test_a_deadline_error_says_the_timeout_and_how_to_change_it(client) -> None:
+    import numpy as np
+
+    from solverd.errors import DeadlineExceeded
+
+    from problems import poisson_2d
+
+    a = poisson_2d(300)
+    with pytest.raises(DeadlineExceeded) as late:
+        client.solve(a, np.ones(a.shape[0]), method="cg", rtol=1e-14, timeout=0.05)
+    assert "0.05 s" in str(late.value) and "timeout=" in str(late.value)
+
+
+def test_results_print_briefly(client) -> None:
+    """Before: printing a solve of n = 900 wrote 17,552 characters."""
+    import numpy as np
+
+    from problems import poisson_2d
+
+    result = client.solve(poisson_2d(30), np.ones(900))
+    assert len(repr(result)) < 1000 and "shape=(900,)" in repr(result)
+    assert result.__doc__ and "converged" in result.__doc__
+
+
+def test_the_sklearn_extra_is_named_when_missing() -> None:
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "try:\n    import solverd.sklearn\nexcept ModuleNotFoundError as e:\n"
+            "    print(e)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert "solverd[sklearn]" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_readme_example_runs(server) -> None:
+    """The front door's one example per family, as a newcomer would paste it."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert len(blocks) == 1
+    code = blocks[0].replace('Client("127.0.0.1:50051")', f'Client("{server.address}")')
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["r"].converged and namespace["t"].converged
+    assert namespace["c"].converged and namespace["f"].converged
+    for page in re.findall(r"\(docs/(\w+\.md)\)", readme):
+        assert (Path(__file__).resolve().parent.parent / "docs" / page).exists(), page
+
+
+@pytest.mark.parametrize("version", ["v1alpha", "v1"])
+def test_reflection_resolves_methods_on_both_versions(server, version) -> None:
+    """Before: only v1alpha, and `grpcurl describe solverd.v1.LinearSolver.Solve` said
+    'Symbol not found'."""
+    import grpc
+    from google.protobuf import descriptor_pb2
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    with grpc.insecure_channel(server.address) as channel:
+        info = channel.stream_stream(
+            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+        replies = list(info(iter([
+            reflection_pb2.ServerReflectionRequest(list_services=""),
+            reflection_pb2.ServerReflectionRequest(
+                file_containing_symbol="solverd.v1.LinearSolver.Solve"),
+        ]), timeout=10))
+    services = {s.name for s in replies[0].list_services_response.service}
+    assert "solverd.v1.LinearSolver" in services and "grpc.health.v1.Health" in services
+    files = replies[1].file_descriptor_response.file_descriptor_proto
+    assert files, replies[1]
+    names = [descriptor_pb2.FileDescriptorProto.FromString(f).name for f in files]
+    assert "solverd/v1/linear.proto" in names
+
+
+def test_chunks_fit_a_server_with_a_small_message_limit() -> None:
+    """Before: a server started with --max-message-bytes 1 MiB could not receive chunked
+    requests at all: the client's chunks were 8 MiB."""
+    import numpy as np
+
+    from solverd import Client
+
+    from problems import poisson_2d
+
+    server = start_server("--backend", "cpu", "--max-message-bytes", str(1 << 20))
+    try:
+        a = poisson_2d(300)  # 90,000 rows: ~7 MiB of CSR, sent in chunks
+        with Client(server.address, chunk_threshold=0, retries=0) as client:
+            result = client.solve(a, np.ones(a.shape[0]), method="cg", rtol=1e-6)
+        assert result.converged
+    finally:
+        server.stop()

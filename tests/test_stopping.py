@@ -99,7 +99,7 @@ def test_completion_stops_during_its_set_up() -> None:
 
     rng = np.random.default_rng(0)
     m = 100_000
-    cells = np.unique(rng.integers(0, m * m, 3_000_000))
+    cells = np.unique(rng.integers(0, m * m, 1_500_000))
     rows, cols, vals = cells // m, cells % m, rng.standard_normal(cells.size)
     _stops_promptly(lambda stop: complete(rows, cols, vals, (m, m), rank=20, reg=0.1,
                                           should_stop=stop))

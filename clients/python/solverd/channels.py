@@ -16,7 +16,7 @@ import grpc
 
 from solverd.errors import from_rpc_error
 from solverd.v1 import completion_pb2, info_pb2, linear_pb2, regression_pb2, transport_pb2
-from solverd.wire import WireMessage, decode, method_path
+from solverd.wire import CHUNK_BYTES, WireMessage, decode, method_path
 
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -136,6 +136,8 @@ class Endpoint:
         metadata = (("authorization", f"Bearer {token}"),) if token else None
         self.calls = {name: bind(self.channel, rpc, metadata) for name, rpc in RPCS.items()}
         self.chunk_threshold = min(chunk_threshold, max_message_bytes)
+        # Lowered to fit a server whose message limit is below it (see smaller_chunks).
+        self.chunk_bytes = min(CHUNK_BYTES, max(max_message_bytes // 2, 1 << 16))
 
     def route(self, name: str, request: Any, chunks: bool = False) -> tuple[Any, Any]:
         """The callable and the argument for `request`: a large WireMessage (or any, with
@@ -144,8 +146,24 @@ class Endpoint:
         twin = f"{name}_chunked"
         if (isinstance(request, WireMessage) and twin in self.calls
                 and (chunks or request.nbytes > self.chunk_threshold)):
-            return self.calls[twin], request.chunks()
+            return self.calls[twin], request.chunks(self.chunk_bytes)
         return self.calls[name], request
+
+    def smaller_chunks(self, err: grpc.RpcError) -> bool:
+        """After a chunk was refused as larger than the server's message limit: halve
+        that limit into the chunk size (a server started with --max-message-bytes below
+        the client's 8 MiB chunks could not receive chunked requests). False when the
+        error is not that, or the chunks already fit it."""
+        found = _SIZES.search(err.details() or "") \
+            if err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else None
+        if found is None:
+            return False
+        limit = int(found.group(2))
+        fitting = max(limit // 2, 1 << 12)
+        if fitting >= self.chunk_bytes:
+            return False
+        self.chunk_bytes = fitting
+        return True
 
 
 _SIZES = re.compile(r"larger than max \((\d+) vs\. (\d+)\)")

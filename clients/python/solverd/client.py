@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 
+from solverd import keywords
 from solverd.batch import BatchCollector, BatchPlan, Progress, plan_batch
 from solverd.channels import (
     DEFAULT_CHUNK_THRESHOLD,
@@ -19,14 +20,17 @@ from solverd.channels import (
     too_large,
 )
 from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
-from solverd.errors import SolverdError, from_rpc_error
-from solverd.regression import RegressionResult, fit_request, path_request
+from solverd.errors import DeadlineExceeded, SolverdError, from_rpc_error
+from solverd.regression import RegressionResult, _problem, fit_request, path_request
 from solverd.regression import result_from_proto as regression_result
 from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
 from solverd.sequence import Sequence, StreamSequence
 from solverd.transport import TransportResult, batched, results_from_proto, transport_request
 from solverd.v1 import info_pb2
+
+# What fit_regression and the paths take besides X, y, alpha.
+_FIT_OPTIONS = keywords.accepted(_problem, fit_request)
 
 
 class Client:
@@ -84,10 +88,16 @@ class Client:
         tuner_state, context, cap, ...) are the raw sequence fields;
         `client.sequence(...)` manages them for you.
         """
+        explicit = {"rtol": rtol, "max_iterations": max_iterations}
+        options = keywords.resolve("Client.solve", sequence_options,
+                                   keywords.accepted(solve_request, self.solve),
+                                   keywords.LINEAR, explicit)
+        rtol = options.pop("rtol", rtol)
+        max_iterations = options.pop("max_iterations", max_iterations)
         request = solve_request(a, b, method=method, x0=x0, preconditioner=preconditioner,
                                 rtol=rtol, atol=atol, max_iterations=max_iterations,
                                 restart=restart, device=device, precision=precision,
-                                omega=omega, **sequence_options)
+                                omega=omega, **options)
         start = time.perf_counter()
         response = self._call("solve", request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
@@ -115,6 +125,8 @@ class Client:
         many calls run in parallel (default: one per endpoint of the client); a shard
         whose server dies is finished on another endpoint.
         """
+        options = keywords.resolve("Client.solve_batch", options,
+                                   keywords.accepted(plan_batch), keywords.LINEAR)
         plan = plan_batch(matrices, rhs, method=method, recycle=recycle, order=order,
                           features=features, **options)
         collector = BatchCollector(plan.count, progress)
@@ -169,6 +181,10 @@ class Client:
         Other options: max_iterations (for "exact": simplex pivots at most, the plan
         reached returned unconverged), plan_threshold, device, exact_potentials.
         """
+        options = keywords.resolve("Client.transport", options,
+                                   keywords.accepted(transport_request, self.transport),
+                                   keywords.TRANSPORT, {"tol": None})
+        tol = options.pop("tol", tol)
         request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,
                                     plan=plan, **options)
         start = time.perf_counter()
@@ -209,34 +225,42 @@ class Client:
         predict=(rows, cols) returns estimates in `.predictions`. Other options:
         bias_reg, max_iterations, seed, sketch_size, sketch_steps, device.
         """
+        options = keywords.resolve("Client.complete", options,
+                                   keywords.accepted(complete_request) | {"rank"},
+                                   keywords.COMPLETION)
         r, c, v, size = observed(rows, cols, vals, shape)
-        request = complete_request(r, c, v, size, rank, **options)
+        request = complete_request(r, c, v, size, options.pop("rank", rank), **options)
         start = time.perf_counter()
         response = self._call("complete", request, timeout)
         return result_from_proto(response, time.perf_counter() - start)
 
     def lasso(self, X: Any, y: Any, alpha: float, **options: Any) -> RegressionResult:
         """min (1/2n) ||y - X w - b||^2 + alpha ||w||_1 (scikit-learn's Lasso scaling)."""
-        return self.fit_regression(X, y, alpha, loss="squared", l1_ratio=1.0, **options)
+        return self.fit_regression(X, y, alpha, loss="squared", l1_ratio=1.0,
+                                   _public="Client.lasso", **options)
 
     def elastic_net(self, X: Any, y: Any, alpha: float, l1_ratio: float = 0.5,
                     **options: Any) -> RegressionResult:
         """min (1/2n) ||y - X w - b||^2 + alpha (l1_ratio ||w||_1
         + (1 - l1_ratio)/2 ||w||^2) (scikit-learn's ElasticNet scaling)."""
-        return self.fit_regression(X, y, alpha, loss="squared", l1_ratio=l1_ratio, **options)
+        return self.fit_regression(X, y, alpha, loss="squared", l1_ratio=l1_ratio,
+                                   _public="Client.elastic_net", **options)
 
     def logistic_l1(self, X: Any, y: Any, alpha: float, **options: Any) -> RegressionResult:
         """min (1/n) sum log(1 + exp(-y_i (x_i.w + b))) + alpha ||w||_1, y with two
         classes (the larger is +1); scikit-learn's C is 1 / (alpha n)."""
-        return self.fit_regression(X, y, alpha, loss="logistic", **options)
+        return self.fit_regression(X, y, alpha, loss="logistic",
+                                   _public="Client.logistic_l1", **options)
 
     def fit_regression(self, X: Any, y: Any, alpha: float, *, timeout: float | None = None,
+                       _public: str = "Client.fit_regression",
                        **options: Any) -> RegressionResult:
         """One sparse regression fit (SparseRegression.Fit). X dense or scipy.sparse.
         Options: loss ("squared", "logistic"), l1_ratio, fit_intercept, feature_weights,
         tol (relative duality gap, 1e-6), max_iterations, coef_init, coef_format
         ("dense", "sparse"), device. The result carries the certificate (primal, dual,
         gap, relative_gap, kkt_violation) and `converged`."""
+        options = keywords.resolve(_public, options, _FIT_OPTIONS, keywords.REGRESSION)
         request = fit_request(X, y, alpha, **options)
         start = time.perf_counter()
         response = self._call("fit", request, timeout)
@@ -256,6 +280,8 @@ class Client:
                   eps: float = 1e-3, timeout: float | None = None,
                   **options: Any) -> Any:
         """lasso_path as a generator: each alpha's result as soon as the server sends it."""
+        options = keywords.resolve("Client.lasso_path", options, _FIT_OPTIONS,
+                                   keywords.REGRESSION)
         request = path_request(X, y, alphas=alphas, n_alphas=n_alphas, eps=eps, **options)
         start = time.perf_counter()
         try:
@@ -272,7 +298,8 @@ class Client:
                                                 timeout))
 
     def _call(self, name: str, request: object, timeout: float | None) -> Any:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        seconds = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + seconds
         endpoint = self._endpoints.pick()
         attempt = 0
         chunks = False
@@ -284,7 +311,16 @@ class Client:
                 if not chunks and too_large(err, name, request):
                     chunks = True  # the server's limit is below our threshold: stream it
                     continue
-                pause = self._endpoints.retry_pause(err, attempt, deadline)
+                sent_chunks = call is endpoint.calls.get(f"{name}_chunked")
+                if sent_chunks and endpoint.smaller_chunks(err):
+                    continue  # the server's limit is below our chunks: smaller ones
+                try:
+                    pause = self._endpoints.retry_pause(err, attempt, deadline)
+                except DeadlineExceeded as late:
+                    raise DeadlineExceeded(
+                        f"{late} after the call's timeout of {seconds:g} s: pass timeout= "
+                        f"to this call, or Client(..., timeout=) for every call",
+                        code=late.code) from None
             attempt += 1
             time.sleep(pause)
             endpoint = self._endpoints.pick(avoid=endpoint)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from solverd.results import SolveInfo, device_code, lookup
+from solverd.results import SolveInfo, concise_repr, device_code, lookup
 from solverd.tensors import from_tensor, index_array, value_array
 from solverd.v1 import completion_pb2
 from solverd.wire import DecodedMessage, WireMessage
@@ -34,7 +34,12 @@ def observed(rows: Any, cols: Any = None, vals: Any = None, shape: Any = None
         return coo.row, coo.col, coo.data, (int(coo.shape[0]), int(coo.shape[1]))
     if cols is None or vals is None or shape is None:
         raise ValueError("give rows, cols, vals and shape, or one scipy.sparse matrix")
-    return np.asarray(rows), np.asarray(cols), np.asarray(vals), (int(shape[0]), int(shape[1]))
+    r, c = np.asarray(rows), np.asarray(cols)
+    for name, index in (("rows", r), ("cols", c)):
+        if index.size and not np.issubdtype(index.dtype, np.integer):
+            # 2.7 would have been taken for row 2 by a silent cast.
+            raise TypeError(f"{name} must be integer indices, got dtype {index.dtype}")
+    return r, c, np.asarray(vals), (int(shape[0]), int(shape[1]))
 
 
 def complete_request(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
@@ -83,6 +88,9 @@ class History:
 @dataclass(frozen=True)
 class CompletionResult:
     """M[i, j] ~ global_mean + row_bias[i] + col_bias[j] + U[i] . V[j]."""
+
+    __repr__ = concise_repr
+
 
     U: np.ndarray
     V: np.ndarray

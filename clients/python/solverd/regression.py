@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from solverd.requests import set_matrix
-from solverd.results import SolveInfo, device_code, lookup
+from solverd.results import SolveInfo, concise_repr, device_code, lookup
 from solverd.tensors import from_tensor, value_array
 from solverd.v1 import regression_pb2
 from solverd.wire import DecodedMessage, WireMessage
@@ -29,8 +29,12 @@ def _problem(wire: WireMessage, X: Any, y: Any, *, loss: str = "squared",
     p.max_iterations = int(max_iterations or 0)
     p.coef_format = lookup(COEF_FORMATS, coef_format, "coef_format")
     p.device = device_code(device)
+    targets = np.asarray(y, dtype=np.float64)
+    if targets.ndim > 1 and targets.shape[1:] != (1,) * (targets.ndim - 1):
+        raise ValueError(f"y must be one target per sample (shape ({np.shape(X)[0]},)), "
+                         f"got shape {targets.shape}: fit one column at a time")
     set_matrix(wire, "problem.x", X)
-    wire.set_tensor("problem.y", value_array(np.asarray(y, dtype=np.float64).ravel()))
+    wire.set_tensor("problem.y", value_array(targets.ravel()))
     if feature_weights is not None:
         wire.set_tensor("problem.feature_weights",
                         value_array(np.asarray(feature_weights, dtype=np.float64).ravel()))
@@ -58,6 +62,9 @@ def path_request(X: Any, y: Any, *, alphas: Any = None, n_alphas: int = 100,
 @dataclass(frozen=True)
 class RegressionResult:
     """w, b and the duality-gap certificate of one alpha."""
+
+    __repr__ = concise_repr
+
 
     alpha: float
     coef: np.ndarray  # (p,); with coef_format="sparse" rebuilt here from the support

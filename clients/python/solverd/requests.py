@@ -45,9 +45,14 @@ def set_matrix(wire: WireMessage, path: str, a: object) -> None:
         wire.set_tensor(f"{path}.csr.indices", index_array(csr.indices))
         wire.set_tensor(f"{path}.csr.data", value_array(csr.data))
         return
+    if not isinstance(a, np.ndarray | list | tuple) and hasattr(a, "matvec"):
+        raise TypeError(f"A must be a scipy.sparse matrix or a 2-D array, not a "
+                        f"{type(a).__name__}: the server needs the matrix's entries, not a "
+                        f"function that multiplies by it")
     dense = np.asarray(a)
     if dense.ndim != 2:
-        raise ValueError(f"A must be 2-D, got shape {dense.shape}")
+        raise ValueError(f"A must be 2-D (a scipy.sparse matrix or an array), got "
+                         f"{type(a).__name__} of shape {dense.shape}")
     wire.set_tensor(f"{path}.dense", value_array(dense))
 
 
@@ -138,7 +143,9 @@ def solve_request(
     if tuner_state is not None:
         req.tuner_state.CopyFrom(tuner_state)
     if context is not None:
-        req.context = float(context)
+        if np.size(context) != 1:
+            raise ValueError(f"context must be one number, got shape {np.shape(context)}")
+        req.context = float(np.asarray(context).reshape(()))
     if context_range is not None:
         req.context_range.extend(float(v) for v in context_range)
     wire = WireMessage(req)

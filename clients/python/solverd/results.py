@@ -12,6 +12,31 @@ from solverd.v1 import info_pb2, linear_pb2
 from solverd.wire import DecodedMessage
 
 
+def _brief(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array(shape={value.shape}, dtype={value.dtype})"
+    if hasattr(value, "shape") and hasattr(value, "nnz"):  # scipy.sparse
+        return f"{type(value).__name__}(shape={value.shape}, nnz={value.nnz})"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple) and len(value) > 6:
+        return f"[{', '.join(_brief(v) for v in value[:3])}, ... ({len(value)} items)]"
+    if isinstance(value, str) and len(value) > 80:
+        return repr(value[:77] + "...")
+    return repr(value)
+
+
+def concise_repr(self: Any) -> str:
+    """A result's repr: scalars, arrays as their shape and dtype, long lists cut
+    (printing a solve of n = 900 was 17,552 characters). `info` and recycle spaces,
+    which have their own repr, are left out."""
+    from dataclasses import fields as dataclass_fields
+
+    parts = [f"{f.name}={_brief(getattr(self, f.name))}" for f in dataclass_fields(self)
+             if f.repr and f.name not in ("info", "recycle_space")]
+    return f"{type(self).__name__}({', '.join(parts)})"
+
+
 @dataclass(frozen=True)
 class SolveInfo:
     """Where a solve ran and where its time went, in seconds."""
@@ -39,6 +64,21 @@ class SolveInfo:
 
 @dataclass(frozen=True)
 class SolveResult:
+    """The answer to A x = b and how it was reached.
+
+    x: the solution (shape of b). converged: the true residual ||b - A x|| met
+    max(rtol ||b||, atol) for every column (never claimed otherwise). iterations: the
+    most any column took; residual_norm: the largest relative true residual. method:
+    the method that ran (AUTO's choice; see auto_reason). matvecs: products with A.
+    column_*: per right-hand side. info: backend, device, precision, stop_reason and
+    the server's decode / queue / compute / encode seconds. The other fields belong to
+    tuned sequences (omega, best_omega, tuned_iterations, capped), recycling (recycled,
+    recycle_space, recycle_bytes, recycle_setup_matvecs), batches (batch_position) and
+    AMG (amg: the hierarchy's kind, levels, complexities, setup seconds, reused).
+    """
+
+    __repr__ = concise_repr
+
     x: np.ndarray
     converged: bool
     iterations: int
@@ -131,6 +171,9 @@ class BackendInfo:
 
 @dataclass(frozen=True)
 class ServerInfo:
+    """What `client.info()` returns: the server's version, its default device, the
+    backends it has (a GPU's name and memory) and every limit a request must respect."""
+
     version: str
     default_device: str
     backends: list[BackendInfo]
@@ -173,11 +216,13 @@ _PRECISIONS = {"auto": linear_pb2.PRECISION_AUTO, "float64": linear_pb2.PRECISIO
 
 
 def lookup(table: dict[str, int], value: str | None, what: str, default: str = "auto") -> int:
+    """table[value], with hyphens and underscores the same ("sinkhorn-eps" and
+    "sinkhorn_eps", "tsallis_inf" and "tsallis-inf")."""
     key = (value or default).lower()
-    try:
-        return table[key]
-    except KeyError:
-        raise ValueError(f"unknown {what} {value!r}; expected one of {sorted(table)}") from None
+    for spelling in (key, key.replace("-", "_"), key.replace("_", "-")):
+        if spelling in table:
+            return table[spelling]
+    raise ValueError(f"unknown {what} {value!r}; expected one of {sorted(table)}")
 
 
 def method_code(name: str | None) -> int:
@@ -202,3 +247,4 @@ def precision_code(name: str | None) -> int:
 
 def method_name(code: int) -> str:
     return next((k for k, v in _METHODS.items() if v == code), f"unknown({code})")
+

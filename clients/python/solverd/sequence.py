@@ -79,6 +79,12 @@ class SequenceState:
 
 
 class Sequence(SequenceState):
+    """Related systems solved one after another, each a unary call that carries what
+    the sequence learned: the tuner's state (SOR / SSOR-CG omega, `state` saves it as
+    bytes to resume later, on any replica) or the recycle space (gcrodr, recycled-cg).
+    Made by `client.sequence(...)`; `solve(a, b)` returns a SolveResult; use it as a
+    context manager or call `close()`."""
+
     def __init__(self, client: Client, **kw: Any) -> None:
         super().__init__(client, **kw)
 

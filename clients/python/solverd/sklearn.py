@@ -11,10 +11,16 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ModuleNotFoundError as missing:  # the client alone does not need scikit-learn
+    raise ModuleNotFoundError(
+        "solverd.sklearn needs scikit-learn: pip install 'solverd[sklearn]' (or "
+        "pip install scikit-learn)", name=missing.name) from None
 
 from solverd.client import Client
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from solverd.results import SolveInfo, device_code, lookup
+from solverd.results import SolveInfo, concise_repr, device_code, lookup
 from solverd.tensors import from_tensor, index_array, value_array
 from solverd.v1 import transport_pb2
 from solverd.wire import DecodedMessage, WireMessage
@@ -51,14 +51,39 @@ def transport_request(a: object, b: object, M: object = None, *, X: object = Non
         wire.set_tensor("sparse_cost.col", index_array(coo.col))
         wire.set_tensor("sparse_cost.data", value_array(coo.data))
         M = None
+    _check_against_cost(a, b, M)
     for name, value in (("a", a), ("b", b), ("cost", M), ("x", X), ("y", Y)):
         if value is not None and not (hasattr(value, "__len__") and len(value) == 0):  # type: ignore[arg-type]
             wire.set_tensor(name, value_array(np.asarray(value)))
     return wire
 
 
+def _check_against_cost(a: object, b: object, M: object) -> None:
+    """M (n x m) against a (n) and b (m), where the mismatch is M's: M.T for M blamed
+    the histograms before."""
+    if M is None or a is None or b is None:
+        return
+    shape = np.shape(M)
+    if len(shape) != 2:
+        return
+    n, m = np.size(a), np.size(b)
+    if shape != (n, m):
+        hint = " (transposed? M[i, j] is the cost from a's point i to b's point j)" \
+            if shape == (m, n) else ""
+        raise ValueError(f"M must have shape (len(a), len(b)) = ({n}, {m}), got "
+                         f"{shape}{hint}")
+
+
 @dataclass(frozen=True)
 class TransportResult:
+    """An optimal transport answer: cost <P, M>, the regularised objective, dual
+    potentials f and g, the plan (dense, sparse or None as asked), its marginal errors
+    (L1, on the returned plan), the method that ran and whether it converged (the
+    marginal error within tol; exact: optimality certified by the potentials), with its
+    iteration counts. `marginal_error` is the larger of the two."""
+
+    __repr__ = concise_repr
+
     cost: float  # <P, M> on the returned plan (M as scaled)
     objective: float  # cost + reg sum P log P (+ reg_m KL terms when unbalanced)
     f: np.ndarray | None  # P_ij = exp((f_i + g_j - M_ij) / reg)
