@@ -30,7 +30,7 @@ class MatrixCompletionServicer(completion_pb2_grpc.MatrixCompletionServicer):
 
     async def Complete(self, request: DecodedMessage,
                        context: grpc.aio.ServicerContext) -> completion_pb2.CompleteResponse:
-        return await run_rpc("MatrixCompletion.Complete", request, context,
+        return await run_rpc("solverd.v1.MatrixCompletion/Complete", request, context,
                              functools.partial(self._complete, request, context))
 
     async def _complete(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
@@ -42,16 +42,17 @@ class MatrixCompletionServicer(completion_pb2_grpc.MatrixCompletionServicer):
             raise invalid_argument(exc.violations) from None
         labels["method"] = str(problem.options["method"])
         backend = solver_backend(problem.device, self.config.allow_gpu)
-        labels["backend"] = backend.name
+        labels["backend"] = backend.device
         decode_seconds = time.perf_counter() - started
         stop = StopSignal(context, self.config.limits.max_solve_seconds)
         job = functools.partial(_complete, problem, backend, stop.poll)
         (result, compute), queued = await run_solver(self.pools[backend.device], job, stop,
                                                      _FIELD_OF_ARGUMENT)
-        metrics.child(metrics.COMPUTE_SECONDS, "MatrixCompletion.Complete", result.method,
-                      backend.name).observe(compute)
-        metrics.child(metrics.ITERATIONS, f"completion_{result.method}",
-                      backend.name).observe(result.iterations)
+        rpc = "solverd.v1.MatrixCompletion/Complete"
+        metrics.child(metrics.COMPUTE_SECONDS, rpc, result.method,
+                      backend.device).observe(compute)
+        metrics.child(metrics.ITERATIONS, rpc, result.method,
+                      backend.device).observe(result.iterations)
         encode_start = time.perf_counter()
         response = completion_pb2.CompleteResponse()
         _encode(result, response)

@@ -26,7 +26,8 @@ class ServerInfoServicer(info_pb2_grpc.ServerInfoServicer):
 
     async def GetInfo(self, request: DecodedMessage,
                       context: grpc.aio.ServicerContext) -> info_pb2.GetInfoResponse:
-        return await run_rpc("GetInfo", request, context, functools.partial(self._info))
+        return await run_rpc("solverd.v1.ServerInfo/GetInfo", request, context,
+                             functools.partial(self._info))
 
     async def _info(self, labels: dict[str, str]) -> info_pb2.GetInfoResponse:
         limits = self.config.limits

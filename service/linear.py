@@ -124,7 +124,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
 
     async def Solve(self, request: DecodedMessage,
                     context: grpc.aio.ServicerContext) -> linear_pb2.SolveResponse:
-        return await run_rpc("Solve", request, context,
+        return await run_rpc("solverd.v1.LinearSolver/Solve", request, context,
                              functools.partial(self._solve, request, context, None))
 
     async def SolveSequence(self, requests: AsyncIterator[DecodedMessage | Undecodable],
@@ -134,9 +134,12 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         messages = idle_limited(requests, self.config.limits.stream_idle_seconds,
                                 "SolveRequest")
         try:
+            first = True
             async for request in messages:
-                yield await run_rpc("SolveSequence", request, context,
-                                    functools.partial(self._solve, request, context, stream))
+                yield await run_rpc("solverd.v1.LinearSolver/SolveSequence", request, context,
+                                    functools.partial(self._solve, request, context, stream),
+                                    count_request=first, streamed=True)
+                first = False
         except RpcFailure as failure:  # the stream went silent
             status = to_grpc_status(detached(failure))
             await context.abort(status.code, status.details, status.trailing_metadata)
@@ -181,10 +184,10 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                          ) -> AsyncIterator[linear_pb2.SolveBatchResponse]:
         batch = BatchState()
         for position in range(self.config.limits.max_batch):
-            yield await run_rpc("SolveBatch", request, context,
+            yield await run_rpc("solverd.v1.LinearSolver/SolveBatch", request, context,
                                 functools.partial(self._batch_step, request, context, batch,
                                                   position),
-                                count_request=position == 0)
+                                count_request=position == 0, streamed=True)
             if position + 1 >= batch.problem.count:  # type: ignore[union-attr]
                 return
 
@@ -252,7 +255,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         omega = problem.omega or 1.0
         backend = solver_backend(linear.device_for(problem.method, problem.device),
                                  self.config.allow_gpu)
-        labels["backend"] = backend.name
+        labels["backend"] = backend.device
 
         stop = StopSignal(context, self.config.limits.max_solve_seconds)
         if sequence is not None:
@@ -279,9 +282,11 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         if amg_carry is not None and step is None:
             amg_carry.record(problem.a, result)
         labels["method"] = problem.method if step is not None else result.method
-        metrics.child(metrics.COMPUTE_SECONDS, "Solve", labels["method"], backend.name).observe(
+        rpc = labels["rpc"]
+        metrics.child(metrics.COMPUTE_SECONDS, rpc, labels["method"], backend.device).observe(
             result.seconds)
-        metrics.child(metrics.ITERATIONS, result.method, backend.name).observe(result.iterations)
+        metrics.child(metrics.ITERATIONS, rpc, result.method, backend.device).observe(
+            result.iterations)
 
         encode_start = time.perf_counter()
         response = linear_pb2.SolveResponse(

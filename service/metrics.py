@@ -10,10 +10,13 @@ from typing import Any
 
 import numpy as np
 import scipy
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.exposition import MetricsHandler
 
 from service.version import VERSION
+
+# Each counter and histogram also exported a _created gauge, doubling the series.
+disable_created_metrics()
 
 _SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             10.0, 30.0, 60.0, 300.0, 1800.0)
@@ -21,8 +24,16 @@ _BYTES = tuple(float(4**k) for k in range(5, 16))  # 1 KiB .. 1 GiB
 _ITERATIONS = tuple(float(v) for v in (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000,
                                        100_000, 300_000, 1_000_000))
 
-REQUESTS = Counter("solverd_requests", "RPCs handled, by outcome",
+# One label vocabulary: rpc is gRPC's fully qualified method ("solverd.v1.LinearSolver/
+# Solve", as gRPC's own metrics name it), backend the device ("cpu", "gpu"), method the
+# family's own name ("sns", "cg", "squared"), "unknown" where the request never said
+# (it failed validation first).
+REQUESTS = Counter("solverd_requests", "Requests handled, each counted once, by outcome "
+                   "(a streamed request: the outcome of its first answer)",
                    ["rpc", "method", "backend", "code"])
+ITEMS = Counter("solverd_items", "Items answered inside a request: systems of a SolveBatch, "
+                "alphas of a FitPath, messages of a SolveSequence stream",
+                ["rpc", "method", "backend", "code"])
 REQUEST_SECONDS = Histogram("solverd_request_duration_seconds",
                             "Time from receiving a request to answering it", ["rpc"],
                             buckets=_SECONDS)
@@ -32,7 +43,7 @@ COMPUTE_SECONDS = Histogram("solverd_compute_duration_seconds",
                             "Time spent in the solver, setup and transfers included",
                             ["rpc", "method", "backend"], buckets=_SECONDS)
 ITERATIONS = Histogram("solverd_solver_iterations", "Iterations per solve (largest column)",
-                       ["method", "backend"], buckets=_ITERATIONS)
+                       ["rpc", "method", "backend"], buckets=_ITERATIONS)
 INFLIGHT = Gauge("solverd_inflight_requests", "Requests being decoded, queued or solved",
                  ["rpc"])
 PAYLOAD_BYTES = Histogram("solverd_payload_bytes", "Serialized message sizes",

@@ -46,7 +46,7 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
 
     async def Fit(self, request: DecodedMessage,
                   context: grpc.aio.ServicerContext) -> regression_pb2.FitResponse:
-        return await run_rpc("SparseRegression.Fit", request, context,
+        return await run_rpc("solverd.v1.SparseRegression/Fit", request, context,
                              functools.partial(self._fit, request, context))
 
     async def _fit(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
@@ -65,7 +65,7 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
                                 should_stop=stop.poll, **problem.options)
         result, queued = await run_solver(self.pools[backend.device], job, stop,
                                           _FIELD_OF_ARGUMENT)
-        return _respond("SparseRegression.Fit", result, problem, backend, decode_seconds,
+        return _respond("solverd.v1.SparseRegression/Fit", result, problem, backend, decode_seconds,
                         queued, 0)
 
     async def FitPath(self, request: DecodedMessage | Undecodable,
@@ -73,10 +73,10 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
                       ) -> AsyncIterator[regression_pb2.FitResponse]:
         stream = _PathStream()
         for index in range(self.config.limits.max_batch):
-            yield await run_rpc("SparseRegression.FitPath", request, context,
+            yield await run_rpc("solverd.v1.SparseRegression/FitPath", request, context,
                                 functools.partial(self._path_step, request, context, stream,
                                                   index),
-                                count_request=index == 0)
+                                count_request=index == 0, streamed=True)
             if stream.done:
                 return
 
@@ -105,22 +105,22 @@ class SparseRegressionServicer(regression_pb2_grpc.SparseRegressionServicer):
         if result is None:  # cannot happen: the stream ends after the last alpha
             raise AssertionError("path ended early")
         stream.done = index + 1 >= problem.path_length
-        return _respond("SparseRegression.FitPath", result, problem, backend, decode_seconds,
-                        queued, index)
+        return _respond("solverd.v1.SparseRegression/FitPath", result, problem, backend,
+                        decode_seconds, queued, index)
 
 
 def _label(labels: dict[str, str], problem: regression_validation.RegressionProblem,
            backend: Backend) -> None:
     labels["method"] = str(problem.options["loss"])
-    labels["backend"] = backend.name
+    labels["backend"] = backend.device
 
 
 def _respond(rpc: str, result: RegressionResult,
              problem: regression_validation.RegressionProblem, backend: Backend,
              decode_seconds: float, queued: float, index: int) -> regression_pb2.FitResponse:
-    metrics.child(metrics.COMPUTE_SECONDS, rpc, result.loss, backend.name).observe(result.seconds)
-    metrics.child(metrics.ITERATIONS, f"regression_{result.loss}",
-                  backend.name).observe(result.epochs)
+    metrics.child(metrics.COMPUTE_SECONDS, rpc, result.loss, backend.device).observe(
+        result.seconds)
+    metrics.child(metrics.ITERATIONS, rpc, result.loss, backend.device).observe(result.epochs)
     encode_start = time.perf_counter()
     out = regression_pb2.FitResponse()
     _encode(result, problem.coef_format, out)

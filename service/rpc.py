@@ -179,10 +179,12 @@ def out_of_memory(exc: BaseException) -> bool:
 
 async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
                   body: Callable[[dict[str, str]], Awaitable[M]],
-                  count_request: bool = True) -> M:
+                  count_request: bool = True, streamed: bool = False) -> M:
     """Runs `body`, records the call's metrics, and turns failures into rich statuses.
-    `count_request`: False for the later responses of one request (SolveBatch)."""
-    labels = {"method": "", "backend": ""}
+    `rpc`: gRPC's fully qualified method name. `streamed`: one of several answers to
+    one request (SolveBatch's systems, FitPath's alphas, a stream's messages), counted as
+    an item; `count_request` False for all but the first, so the request counts once."""
+    labels = {"rpc": rpc, "method": "unknown", "backend": "unknown"}
     start = time.perf_counter()
     metrics.child(metrics.INFLIGHT, rpc).inc()
 
@@ -219,7 +221,11 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
             failure = RpcFailure(code, f"internal error: {type(exc).__name__}: {exc}")
     finally:
         metrics.child(metrics.INFLIGHT, rpc).dec()
-        metrics.child(metrics.REQUESTS, rpc, labels["method"], labels["backend"], code.name).inc()
+        counter = metrics.REQUESTS if count_request else metrics.ITEMS
+        counter_labels = (rpc, labels["method"], labels["backend"], code.name)
+        metrics.child(counter, *counter_labels).inc()
+        if count_request and streamed:
+            metrics.child(metrics.ITEMS, *counter_labels).inc()
         metrics.child(metrics.REQUEST_SECONDS, rpc).observe(time.perf_counter() - start)
     status = to_grpc_status(failure)
     await context.abort(status.code, status.details, status.trailing_metadata)

@@ -31,7 +31,7 @@ class TransportServicer(transport_pb2_grpc.TransportServicer):
 
     async def Solve(self, request: DecodedMessage,
                     context: grpc.aio.ServicerContext) -> transport_pb2.TransportResponse:
-        return await run_rpc("Transport.Solve", request, context,
+        return await run_rpc("solverd.v1.Transport/Solve", request, context,
                              functools.partial(self._solve, request, context))
 
     async def _solve(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
@@ -47,21 +47,21 @@ class TransportServicer(transport_pb2_grpc.TransportServicer):
                                                  and options["reg"] == 0)
         device = "cpu" if exact else problem.device  # exact transport runs on the host
         backend = solver_backend(device, self.config.allow_gpu)
-        labels["backend"] = backend.name
+        labels["backend"] = backend.device
         decode_seconds = time.perf_counter() - started
         stop = StopSignal(context, self.config.limits.max_solve_seconds)
         job = functools.partial(_solve_all, problem, backend, stop.poll)
         (results, compute), queued = await run_solver(self.pools[backend.device], job, stop,
                                                       _FIELD_OF_ARGUMENT)
         labels["method"] = results[0].method
-        metrics.child(metrics.COMPUTE_SECONDS, "Transport.Solve", labels["method"],
-                      backend.name).observe(compute)
+        metrics.child(metrics.COMPUTE_SECONDS, "solverd.v1.Transport/Solve", labels["method"],
+                      backend.device).observe(compute)
         encode_start = time.perf_counter()
         response = transport_pb2.TransportResponse()
         for result in results:
             _encode(result, response.results.add())
-            metrics.child(metrics.ITERATIONS, f"transport_{result.method}",
-                          backend.name).observe(result.iterations.get("sinkhorn", 0)
+            metrics.child(metrics.ITERATIONS, "solverd.v1.Transport/Solve", result.method,
+                          backend.device).observe(result.iterations.get("sinkhorn", 0)
                                                 + result.iterations.get("newton", 0))
         fill_info(response.info, backend.name, backend.device_name, "float64",
                   results[0].stop_reason, decode_seconds, queued, compute, encode_start)

@@ -18,6 +18,8 @@ from solverd.wire import WireMessage
 from conftest import start_server
 from problems import poisson_2d, wide_band
 
+SOLVE_RPC = "solverd.v1.LinearSolver/Solve"  # the rpc label: gRPC's full method name
+
 
 def _violations(err) -> list[str]:
     return from_rpc_error(err).fields
@@ -61,7 +63,7 @@ def test_a_request_beyond_the_message_limit_goes_in_chunks() -> None:
         # streams the request.
         with Client(running.address) as unaware:
             assert unaware.solve(a, b, method="cg", rtol=1e-8).converged
-        assert running.metric("solverd_requests_total", rpc="Solve", code="OK") == 2
+        assert running.metric("solverd_requests_total", rpc=SOLVE_RPC, code="OK") == 2
         big = WireMessage(linear_pb2.SolveRequest())
         big.set_tensor("b", np.ones(300_000))
         with grpc.insecure_channel(running.address) as channel, \

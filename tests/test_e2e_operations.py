@@ -19,6 +19,8 @@ from problems import laplacian_1d, poisson_2d
 
 SERVICES = ["solverd.v1.LinearSolver", "solverd.v1.ServerInfo"]
 
+SOLVE_RPC = "solverd.v1.LinearSolver/Solve"  # the rpc label: gRPC's full method name
+
 
 def test_health_reports_serving_per_service(server) -> None:
     with grpc.insecure_channel(server.address) as channel:
@@ -46,11 +48,11 @@ def test_reflection_lists_the_services(server) -> None:
 
 def test_metrics_move(server) -> None:
     def ok() -> float:
-        return server.metric("solverd_requests_total", rpc="Solve", method="cg",
-                             backend="numpy", code="OK")
+        return server.metric("solverd_requests_total", rpc=SOLVE_RPC, method="cg",
+                             backend="cpu", code="OK")
 
     before = ok()
-    bad_before = server.metric("solverd_requests_total", rpc="Solve", code="INVALID_ARGUMENT")
+    bad_before = server.metric("solverd_requests_total", rpc=SOLVE_RPC, code="INVALID_ARGUMENT")
     iters_before = server.metric("solverd_solver_iterations_count", method="cg")
     a = poisson_2d(30)
     with Client(server.address) as client:
@@ -59,7 +61,7 @@ def test_metrics_move(server) -> None:
         with pytest.raises(Exception):  # noqa: B017  any error: the counter must move
             client.solve(a, np.ones(3))
     assert ok() == before + 3
-    assert server.metric("solverd_requests_total", rpc="Solve",
+    assert server.metric("solverd_requests_total", rpc=SOLVE_RPC,
                          code="INVALID_ARGUMENT") == bad_before + 1
     assert server.metric("solverd_solver_iterations_count", method="cg") == iters_before + 3
     text = server.metrics()
@@ -67,7 +69,7 @@ def test_metrics_move(server) -> None:
                  "solverd_payload_bytes_bucket", "solverd_inflight_requests",
                  "solverd_queue_duration_seconds", "solverd_build_info"):
         assert name in text, name
-    assert server.metric("solverd_payload_bytes_sum", rpc="Solve", direction="request") > 0
+    assert server.metric("solverd_payload_bytes_sum", rpc=SOLVE_RPC, direction="request") > 0
 
 
 def _slow_problem() -> tuple:
@@ -78,7 +80,7 @@ def _slow_problem() -> tuple:
 
 def test_deadline_expires_mid_solve_and_work_stops(server) -> None:
     a, b = _slow_problem()
-    before = server.metric("solverd_requests_total", rpc="Solve", code="DEADLINE_EXCEEDED")
+    before = server.metric("solverd_requests_total", rpc=SOLVE_RPC, code="DEADLINE_EXCEEDED")
     with Client(server.address) as client:
         start = time.monotonic()
         with pytest.raises(DeadlineExceeded):
@@ -87,9 +89,9 @@ def test_deadline_expires_mid_solve_and_work_stops(server) -> None:
         # The server notices at its next iteration, records it, and frees the worker.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            stopped = server.metric("solverd_requests_total", rpc="Solve",
+            stopped = server.metric("solverd_requests_total", rpc=SOLVE_RPC,
                                     code="DEADLINE_EXCEEDED") == before + 1
-            idle = (server.metric("solverd_inflight_requests", rpc="Solve") == 0
+            idle = (server.metric("solverd_inflight_requests", rpc=SOLVE_RPC) == 0
                     and server.metric("solverd_queue_depth", backend="cpu") == 0)
             if stopped and idle:
                 break
@@ -138,7 +140,7 @@ def test_sigterm_drains(tmp_path) -> None:
             threads = [threading.Thread(target=solve, args=(k,)) for k in range(5)]
             for t in threads:
                 t.start()
-            while running.metric("solverd_inflight_requests", rpc="Solve") < 5:
+            while running.metric("solverd_inflight_requests", rpc=SOLVE_RPC) < 5:
                 time.sleep(0.02)
             running.process.terminate()
             assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING

@@ -245,3 +245,54 @@ def test_chunks_fit_a_server_with_a_small_message_limit() -> None:
         assert result.converged
     finally:
         server.stop()
+
+
+def test_metrics_count_a_request_once_in_one_vocabulary() -> None:
+    """Before: a SolveBatch of 5 counted as 5 requests and a 7-alpha path as 7; rpc was
+    'Solve' for one service and 'Transport.Solve' for another; backend 'numpy' on some
+    series and 'cpu' on others; method 'sns' and 'transport_sns'; validation failures
+    carried empty labels; _created series doubled the count."""
+    import re
+
+    import numpy as np
+
+    from solverd import Client
+    from solverd.errors import InvalidArgument
+
+    from problems import poisson_2d
+
+    server = start_server("--backend", "cpu")
+    try:
+        rng = np.random.default_rng(0)
+        with Client(server.address, retries=0) as client:
+            a = poisson_2d(10)
+            client.solve_batch(a, rng.standard_normal((5, 100)), method="cg")
+            X = rng.standard_normal((40, 12))
+            client.lasso_path(X, X[:, 0], alphas=np.geomspace(1.0, 0.01, 7))
+            client.transport(None, None, rng.random((8, 6)), reg=1e-3, method="sns")
+            with pytest.raises(InvalidArgument):
+                client.solve(a, np.ones(7))
+        batch = "solverd.v1.LinearSolver/SolveBatch"
+        path = "solverd.v1.SparseRegression/FitPath"
+        assert server.metric("solverd_requests_total", rpc=batch) == 1
+        assert server.metric("solverd_items_total", rpc=batch) == 5
+        assert server.metric("solverd_requests_total", rpc=path) == 1
+        assert server.metric("solverd_items_total", rpc=path) == 7
+        assert server.metric("solverd_solver_iterations_count",
+                             rpc="solverd.v1.Transport/Solve", method="sns") == 1
+        assert server.metric("solverd_requests_total", rpc="solverd.v1.LinearSolver/Solve",
+                             code="INVALID_ARGUMENT", method="unknown") == 1
+        text = server.metrics()
+        assert "_created" not in text
+        labels = dict()
+        for name, value in re.findall(r'(\w+)="([^"]*)"',
+                                      "\n".join(line for line in text.splitlines()
+                                                if line.startswith("solverd_"))):
+            labels.setdefault(name, set()).add(value)
+        assert "" not in set().union(*labels.values())
+        assert labels["backend"] <= {"cpu", "gpu", "unknown"}
+        assert all(r.startswith("solverd.v1.") and "/" in r for r in labels["rpc"])
+        assert not any(m.startswith(("transport_", "regression_", "completion_"))
+                       for m in labels["method"])
+    finally:
+        server.stop()
