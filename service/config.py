@@ -61,6 +61,8 @@ class ServerConfig:
     # Connections are closed after this long (plus a grace for calls in flight) so
     # that clients reconnect and load spreads over new replicas; 0: never.
     max_connection_age_seconds: float = 300.0
+    # Fraction of calls written to the log as one JSON line each (0: none, 1: all).
+    access_log_sample: float = 0.0
     limits: Limits = Limits()
 
     @property
@@ -86,6 +88,7 @@ HELP = {
     "tls_client_ca": "require client certificates signed by this CA (mutual TLS)",
     "auth_token": "bearer token the solver RPCs require; prefer SOLVERD_AUTH_TOKEN",
     "max_connection_age_seconds": "close connections after this long so load spreads (0: never)",
+    "access_log_sample": "fraction of calls logged as one JSON line each (0: none, 1: every call)",
     "max_message_bytes": "largest request or response (lowered to 1/8 of a cgroup memory limit)",
     "max_rows": "most rows (unknowns, points, samples) a problem may have",
     "max_nonzeros": "most stored entries of a sparse matrix or observed entries",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -28,6 +30,9 @@ from solvers.backend import Backend, get_backend, release_device_memory
 from solvers.errors import BackendUnavailable, Interrupted, SolverInputError
 
 log = logging.getLogger("solverd")
+access_log = logging.getLogger("solverd.access")
+# Set by the server from --access-log-sample: the fraction of calls logged.
+ACCESS_LOG_SAMPLE = 0.0
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 
@@ -177,6 +182,14 @@ def out_of_memory(exc: BaseException) -> bool:
             and any(word in text for word in _DEVICE_OOM_WORDS))
 
 
+def _log_access(rpc: str, labels: dict[str, str], code: grpc.StatusCode, seconds: float,
+                request: Message, context: grpc.aio.ServicerContext) -> None:
+    access_log.info(json.dumps({
+        "rpc": rpc, "code": code.name, "method": labels["method"],
+        "backend": labels["backend"], "seconds": round(seconds, 6),
+        "request_bytes": request.ByteSize(), "peer": context.peer()}))
+
+
 async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
                   body: Callable[[dict[str, str]], Awaitable[M]],
                   count_request: bool = True, streamed: bool = False) -> M:
@@ -221,6 +234,8 @@ async def run_rpc(rpc: str, request: Message, context: grpc.aio.ServicerContext,
             failure = RpcFailure(code, f"internal error: {type(exc).__name__}: {exc}")
     finally:
         metrics.child(metrics.INFLIGHT, rpc).dec()
+        if ACCESS_LOG_SAMPLE and random.random() < ACCESS_LOG_SAMPLE:
+            _log_access(rpc, labels, code, time.perf_counter() - start, request, context)
         counter = metrics.REQUESTS if count_request else metrics.ITEMS
         counter_labels = (rpc, labels["method"], labels["backend"], code.name)
         metrics.child(counter, *counter_labels).inc()

@@ -85,6 +85,9 @@ class SolverdServer:
         # any handler runs: the backlog, and so the latency of admitted calls, stays
         # bounded; health and reflection are not counted and never refused.
         self.admission = Admission(config.limits.max_inflight)
+        from service import rpc
+
+        rpc.ACCESS_LOG_SAMPLE = min(max(config.access_log_sample, 0.0), 1.0)
         interceptors: list[grpc.aio.ServerInterceptor] = (
             [TokenInterceptor(config.auth_token)] if config.auth_token else [])
         interceptors.append(self.admission)

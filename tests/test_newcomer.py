@@ -296,3 +296,25 @@ def test_metrics_count_a_request_once_in_one_vocabulary() -> None:
                        for m in labels["method"])
     finally:
         server.stop()
+
+
+def test_an_access_log_when_asked_for() -> None:
+    import json
+
+    import numpy as np
+
+    from solverd import Client
+
+    from problems import poisson_2d
+
+    server = start_server("--backend", "cpu", "--access-log-sample", "1")
+    try:
+        with Client(server.address) as client:
+            client.solve(poisson_2d(5), np.ones(25), method="cg")
+    finally:
+        server.stop()
+    lines = [line.split("solverd.access: ", 1)[1] for line in server.lines
+             if "solverd.access: " in line]
+    entry = json.loads(lines[-1])
+    assert entry["rpc"] == "solverd.v1.LinearSolver/Solve" and entry["code"] == "OK"
+    assert entry["method"] == "cg" and entry["seconds"] > 0
