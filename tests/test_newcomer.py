@@ -224,8 +224,12 @@ def test_reflection_resolves_methods_on_both_versions(server, version) -> None:
     assert "solverd.v1.LinearSolver" in services and "grpc.health.v1.Health" in services
     files = replies[1].file_descriptor_response.file_descriptor_proto
     assert files, replies[1]
-    names = [descriptor_pb2.FileDescriptorProto.FromString(f).name for f in files]
-    assert "solverd/v1/linear.proto" in names
+    protos = {p.name: p for p in map(descriptor_pb2.FileDescriptorProto.FromString, files)}
+    assert "solverd/v1/linear.proto" in protos and "solverd/v1/tensor.proto" in protos
+    # With the comments, for tools to show.
+    comments = " ".join(location.leading_comments for location
+                        in protos["solverd/v1/linear.proto"].source_code_info.location)
+    assert "Solves A x = b" in comments
 
 
 def test_chunks_fit_a_server_with_a_small_message_limit() -> None:
