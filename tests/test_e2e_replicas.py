@@ -16,7 +16,7 @@ from problems import poisson_2d
 
 
 def _solves(server) -> float:
-    return server.metric("solverd_requests_total", rpc="Solve")
+    return server.metric("solverd_requests_total", rpc="solverd.v1.LinearSolver/Solve")
 
 
 def test_calls_go_round_robin_over_a_list_and_over_a_resolved_name() -> None:
@@ -66,8 +66,8 @@ def test_batch_survives_a_replica_killed_mid_batch() -> None:
             exact = spla.spsolve(a.tocsc(), b)
             assert np.linalg.norm(r.x - exact) <= 1e-7 * np.linalg.norm(exact)
         # The survivors answered more than their own shards: they took the victim's rest.
-        assert sum(s.metric("solverd_requests_total", rpc="SolveBatch") for s in
-                   (servers[0], servers[2])) > 24
+        assert sum(s.metric("solverd_items_total", rpc="solverd.v1.LinearSolver/SolveBatch")
+                   for s in (servers[0], servers[2])) > 24
     finally:
         for s in servers:
             s.stop()
