@@ -12,8 +12,11 @@ import dataclasses
 import functools
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Callable
 
 from service.config import build_parser, config_from_args
 from service.cpu import cpu_quota, default_blas_threads, pin_blas_threads
@@ -39,7 +42,23 @@ def _signal_all(pids: list[int]) -> None:
             os.kill(pid, signal.SIGTERM)
 
 
+def writable_numba_cache(writable: Callable[[str], bool] = lambda path: os.access(path, os.W_OK)
+                         ) -> None:
+    """The image compiles the numba kernels into NUMBA_CACHE_DIR at build; a pod's root
+    filesystem is read-only, and numba refuses a cache it cannot write (compiling every
+    kernel again, 13-27 s). A read-only cache is copied to the temporary directory (an
+    emptyDir in the manifests) and used from there. Before numba is imported."""
+    cache = os.environ.get("NUMBA_CACHE_DIR")
+    if not cache or not os.path.isdir(cache) or writable(cache):
+        return
+    target = os.path.join(tempfile.gettempdir(), "solverd-numba")
+    if not os.path.exists(target):
+        shutil.copytree(cache, target)
+    os.environ["NUMBA_CACHE_DIR"] = target
+
+
 def main(argv: list[str] | None = None) -> None:
+    writable_numba_cache()
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
     quota = cpu_quota()

@@ -322,3 +322,23 @@ def test_an_access_log_when_asked_for() -> None:
     entry = json.loads(lines[-1])
     assert entry["rpc"] == "solverd.v1.LinearSolver/Solve" and entry["code"] == "OK"
     assert entry["method"] == "cg" and entry["seconds"] > 0
+
+
+def test_a_read_only_kernel_cache_is_used_from_a_copy(tmp_path, monkeypatch) -> None:
+    """The image's numba cache sits on a pod's read-only root filesystem."""
+    import tempfile
+
+    from service.cli import writable_numba_cache
+
+    baked = tmp_path / "baked"
+    baked.mkdir()
+    (baked / "kernel.nbi").write_text("index")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(baked))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    writable_numba_cache(writable=lambda path: True)
+    assert os.environ["NUMBA_CACHE_DIR"] == str(baked)
+    writable_numba_cache(writable=lambda path: False)
+    copied = tmp_path / "tmp" / "solverd-numba"
+    assert os.environ["NUMBA_CACHE_DIR"] == str(copied)
+    assert (copied / "kernel.nbi").read_text() == "index"
