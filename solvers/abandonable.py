@@ -10,6 +10,7 @@ is killed at once and its CPU and memory return to the machine.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.connection
 import threading
@@ -21,13 +22,22 @@ from solvers.errors import Interrupted
 POLL_SECONDS = 0.02
 _CONTEXT: Any = None
 _LOCK = threading.Lock()
+# Set when no fork server can run here (no forkserver start method, no writable temporary
+# directory): the work then runs in place, as it did before, unstoppable but answered.
+_UNAVAILABLE: str | None = None
 
 
 def _context() -> Any:
-    global _CONTEXT
+    global _CONTEXT, _UNAVAILABLE
     with _LOCK:
+        if _UNAVAILABLE is not None:
+            return None
         if _CONTEXT is None:
-            context = multiprocessing.get_context("forkserver")
+            try:
+                context = multiprocessing.get_context("forkserver")
+            except ValueError as exc:  # a platform without it (Windows)
+                _UNAVAILABLE = str(exc)
+                return None
             # What the children import once in the fork server, not per call.
             context.set_forkserver_preload(["numpy", "scipy.sparse.linalg", "scipy.linalg"])
             _CONTEXT = context
@@ -50,6 +60,8 @@ def run(fn: Callable[..., Any], args: tuple[Any, ...],
     what fn raised, Interrupted when `should_stop` names a reason first (the child is
     killed), or RuntimeError if the child dies (killed for memory, say)."""
     context = _context()
+    if context is None:
+        return fn(*args)
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(sender, fn, args), daemon=True)
     process.start()
@@ -84,5 +96,14 @@ def _nothing() -> None:
 
 
 def warm_up() -> None:
-    """Start the fork server (about 0.5 s, its imports) before a request needs it."""
-    run(_nothing, (), None)
+    """Start the fork server (about 0.5 s, its imports) before a request needs it. If it
+    cannot start, long factorisations run in place (and cannot be stopped) rather than
+    the server not starting."""
+    global _UNAVAILABLE
+    try:
+        run(_nothing, (), None)
+    except (OSError, RuntimeError) as exc:
+        _UNAVAILABLE = f"{type(exc).__name__}: {exc}"
+        logging.getLogger("solverd").warning(
+            "no fork server (%s): long sparse factorisations will run in place and cannot "
+            "be stopped at a deadline", _UNAVAILABLE)

@@ -138,3 +138,12 @@ def test_l1_logistic_stops() -> None:
     y = np.sign(signal + 0.1 * rng.standard_normal(n) - 0.5)
     _stops_promptly(lambda stop: fit(X, y, 1e-7, loss="logistic", tol=1e-12, max_iter=10_000,
                                      should_stop=stop))
+
+
+def test_without_a_fork_server_the_work_runs_in_place(monkeypatch) -> None:
+    """A platform or sandbox where no fork server starts: answered, as before, not lost."""
+    from solvers import abandonable
+
+    monkeypatch.setattr(abandonable, "_CONTEXT", None)
+    monkeypatch.setattr(abandonable, "_UNAVAILABLE", "no forkserver here")
+    assert abandonable.run(divmod, (7, 2), lambda: None) == (3, 1)
