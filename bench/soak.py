@@ -30,20 +30,11 @@ import numpy as np  # noqa: E402
 
 from solverd import Client  # noqa: E402
 from solverd.requests import solve_request  # noqa: E402
-from solverd.v1 import chunks_pb2  # noqa: E402
 
-from conftest import start_server  # noqa: E402
+from conftest import chunk_data, chunk_header, start_server  # noqa: E402
 from problems import poisson_2d  # noqa: E402
 
 MIB = 1 << 20
-
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Calls:
@@ -74,13 +65,8 @@ class Calls:
         self.invalid = solve_request(poisson_2d(10), np.ones(50_000)).serialize()
         request = solve_request(poisson_2d(10), np.ones(100))
         request.message.b.ClearField("data")
-        header = chunks_pb2.RequestChunk()
-        header.header.request = request.message.SerializeToString()
-        header.header.tensors.add(field="b", size=4 * MIB)
-        data = chunks_pb2.RequestChunk(data=chunks_pb2.TensorChunk(tensor=0, data=b"\0" * MIB))
-        over = chunks_pb2.RequestChunk(data=chunks_pb2.TensorChunk(tensor=0, data=b"12345678"))
-        self.lying = [header.SerializeToString()] + [data.SerializeToString()] * 4 + [
-            over.SerializeToString()]
+        self.lying = [chunk_header(request, [("b", 4 * MIB)]),
+                      *[chunk_data(0, b"\0" * MIB)] * 4, chunk_data(0, b"12345678")]
         self.kinds = [self.solve, self.batch, self.sequence, self.transport, self.complete,
                       self.fit, self.invalid_call, self.oversize_call, self.chunked_call,
                       self.lying_call, self.cancelled, self.expired]
@@ -150,7 +136,7 @@ def main() -> None:
         calls = Calls(server.address)
         counts: dict[str, int] = {}
         lock = threading.Lock()
-        curve = [(0, rss_mib(server.process.pid))]
+        curve = [(0, server.rss_bytes() / MIB)]
         print(f"calls      RSS MiB   ({len(calls.kinds)} kinds in turn, {args.threads} threads)",
               flush=True)
         print(f"{0:>6d} {curve[0][1]:9.1f}", flush=True)
@@ -163,7 +149,7 @@ def main() -> None:
                     with lock:
                         counts[outcome] = counts.get(outcome, 0) + 1
                 done += size
-                curve.append((done, rss_mib(server.process.pid)))
+                curve.append((done, server.rss_bytes() / MIB))
                 print(f"{done:>6d} {curve[-1][1]:9.1f}", flush=True)
         seconds = time.perf_counter() - start
         settled = [r for n, r in curve if n >= 0.2 * args.calls]

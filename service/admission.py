@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 
 from service.auth import OPEN_SERVICES
+from service.registry import handler_factory
 
 
 class Admission(grpc.aio.ServerInterceptor):
@@ -24,6 +25,8 @@ class Admission(grpc.aio.ServerInterceptor):
         self.max_inflight = max_inflight  # 0: no cap
         self.active = 0
         self.draining = False
+        # Each method's counted handler, made once: intercept_service runs on every call.
+        self._counted_by_method: dict[str, grpc.RpcMethodHandler] = {}
 
     def _refusal(self) -> tuple[grpc.StatusCode, str] | None:
         if self.draining:
@@ -39,10 +42,14 @@ class Admission(grpc.aio.ServerInterceptor):
                                      Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        counted = self._counted_by_method.get(details.method)
+        if counted is not None:
+            return counted
         handler = await continuation(details)
         if handler is None or details.method.startswith(OPEN_SERVICES):
             return handler
-        return self._counted(handler)
+        counted = self._counted_by_method[details.method] = self._counted(handler)
+        return counted
 
     def _counted(self, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         admission = self
@@ -71,12 +78,7 @@ class Admission(grpc.aio.ServerInterceptor):
             finally:
                 admission.active -= 1
 
-        kind = {
-            (False, False): grpc.unary_unary_rpc_method_handler,
-            (False, True): grpc.unary_stream_rpc_method_handler,
-            (True, False): grpc.stream_unary_rpc_method_handler,
-            (True, True): grpc.stream_stream_rpc_method_handler,
-        }[(handler.request_streaming, handler.response_streaming)]
+        kind = handler_factory(handler.request_streaming, handler.response_streaming)
         return kind(stream if handler.response_streaming else single,
                     request_deserializer=handler.request_deserializer,
                     response_serializer=handler.response_serializer)

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from service.config import ServerConfig
+from service.registry import handler_factory
 
 # Services a caller may reach without the token: health (probes) and reflection
 # (discovery shows the contract, not data).
@@ -44,12 +45,7 @@ def _refuse(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandl
         yield  # pragma: no cover - abort raises
 
     streaming = handler.response_streaming
-    kind = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }[(handler.request_streaming, streaming)]
+    kind = handler_factory(handler.request_streaming, streaming)
     # The request of an unauthenticated caller is never parsed: parsing is work the
     # caller could make expensive (see solverd.wire.MAX_FIELDS) before it is refused.
     return kind(deny_stream if streaming else deny,

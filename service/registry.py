@@ -32,6 +32,17 @@ class Undecodable:
         return self.size
 
 
+def handler_factory(request_streaming: bool, response_streaming: bool
+                    ) -> Callable[..., grpc.RpcMethodHandler]:
+    """gRPC's constructor of a method handler of that streaming kind."""
+    return {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+        (True, True): grpc.stream_stream_rpc_method_handler,
+    }[(request_streaming, response_streaming)]
+
+
 def _deserializer(cls: type[Message]) -> Callable[[bytes], DecodedMessage | Undecodable]:
     def parse(data: bytes) -> DecodedMessage | Undecodable:
         try:
@@ -56,12 +67,7 @@ def add_service(server: grpc.aio.Server, service: descriptor.ServiceDescriptor,
                     else getattr(servicer, method.name))
         request_cls = message_factory.GetMessageClass(method.input_type)
         response_cls = message_factory.GetMessageClass(method.output_type)
-        kind = {
-            (False, False): grpc.unary_unary_rpc_method_handler,
-            (False, True): grpc.unary_stream_rpc_method_handler,
-            (True, False): grpc.stream_unary_rpc_method_handler,
-            (True, True): grpc.stream_stream_rpc_method_handler,
-        }[(method.client_streaming, method.server_streaming)]
+        kind = handler_factory(method.client_streaming, method.server_streaming)
         handlers[method.name] = kind(
             function,
             request_deserializer=_deserializer(request_cls),

@@ -93,6 +93,26 @@ def start_server(*args: str, env: dict[str, str] | None = None) -> RunningServer
     raise RuntimeError("server did not start:\n" + "".join(lines))
 
 
+def chunk_header(request: object, tensors: list[tuple[str, int]]) -> bytes:
+    """A serialized RequestChunk header for `request` (a WireMessage) declaring
+    `tensors` (field path, bytes): for hand-made, possibly hostile, chunk streams."""
+    from solverd.v1 import chunks_pb2
+
+    msg = chunks_pb2.RequestChunk()
+    msg.header.request = request.message.SerializeToString()  # type: ignore[attr-defined]
+    for field, size in tensors:
+        msg.header.tensors.add(field=field, size=size)
+    return msg.SerializeToString()
+
+
+def chunk_data(index: int, data: bytes) -> bytes:
+    """A serialized RequestChunk carrying `data` for the header's tensor `index`."""
+    from solverd.v1 import chunks_pb2
+
+    return chunks_pb2.RequestChunk(data=chunks_pb2.TensorChunk(tensor=index, data=data)
+                                   ).SerializeToString()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,38 +11,16 @@ import numpy as np
 import pytest
 
 from solverd.requests import solve_request
-from solverd.v1 import chunks_pb2
 
-from conftest import start_server
+from conftest import chunk_data, chunk_header, start_server
 from problems import poisson_2d
 
 MIB = 1 << 20
 
 
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 def _stream_call(channel: grpc.Channel, method: str):
     return channel.stream_unary(method, request_serializer=lambda m: m,
                                 response_deserializer=lambda m: m)
-
-
-def _header(request, tensors: list[tuple[str, int]]) -> bytes:
-    msg = chunks_pb2.RequestChunk()
-    msg.header.request = request.message.SerializeToString()
-    for field, size in tensors:
-        msg.header.tensors.add(field=field, size=size)
-    return msg.SerializeToString()
-
-
-def _data(index: int, data: bytes) -> bytes:
-    return chunks_pb2.RequestChunk(data=chunks_pb2.TensorChunk(tensor=index, data=data)
-                                   ).SerializeToString()
 
 
 def _overlong_upload(declared: int) -> list[bytes]:
@@ -52,13 +30,13 @@ def _overlong_upload(declared: int) -> list[bytes]:
     request.message.b.ClearField("data")
     path = "b"
     block = b"\0" * (4 * MIB)
-    chunks = [_header(request, [(path, declared)])]
+    chunks = [chunk_header(request, [(path, declared)])]
     sent = 0
     while sent < declared:
         piece = block[:min(len(block), declared - sent)]
-        chunks.append(_data(0, piece))
+        chunks.append(chunk_data(0, piece))
         sent += len(piece)
-    chunks.append(_data(0, b"8" * 8))
+    chunks.append(chunk_data(0, b"8" * 8))
     return chunks
 
 
@@ -90,9 +68,9 @@ def test_rejected_requests_do_not_outlive_their_call() -> None:
                         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
             attack(5)  # warm: allocator pools, gRPC's buffers
-            before = rss_mib(server.process.pid)
+            before = server.rss_bytes() / MIB
             attack(40)
-            grown = rss_mib(server.process.pid) - before
+            grown = server.rss_bytes() / MIB - before
         print(f"RSS grew {grown:.0f} MiB")
         assert grown < 120, f"RSS grew {grown:.0f} MiB over 40 x (16 MiB upload + 5 x 2 MiB)"
     finally:
@@ -213,7 +191,7 @@ def test_a_silent_upload_reserves_nothing_and_is_closed() -> None:
         a = poisson_2d(10)
         request = solve_request(a, np.ones(a.shape[0]))
         request.message.b.ClearField("data")
-        header = _header(request, [("b", 8 << 30)])
+        header = chunk_header(request, [("b", 8 << 30)])
 
         def silent():
             yield header

@@ -12,10 +12,10 @@ from solverd import Client
 from solverd.channels import SOLVE
 from solverd.errors import from_rpc_error
 from solverd.requests import solve_request
-from solverd.v1 import chunks_pb2, linear_pb2
+from solverd.v1 import linear_pb2
 from solverd.wire import WireMessage
 
-from conftest import start_server
+from conftest import chunk_data, chunk_header, start_server
 from problems import poisson_2d, wide_band
 
 SOLVE_RPC = "solverd.v1.LinearSolver/Solve"  # the rpc label: gRPC's full method name
@@ -88,19 +88,6 @@ def _raw_stream(address: str, chunks: list[bytes]):
     raise AssertionError("the server accepted a bad stream")
 
 
-def _header(request: WireMessage, tensors: list[tuple[str, int]]) -> bytes:
-    msg = chunks_pb2.RequestChunk()
-    msg.header.request = request.message.SerializeToString()
-    for field, size in tensors:
-        msg.header.tensors.add(field=field, size=size)
-    return msg.SerializeToString()
-
-
-def _data(index: int, data: bytes) -> bytes:
-    return chunks_pb2.RequestChunk(data=chunks_pb2.TensorChunk(tensor=index, data=data)
-                                   ).SerializeToString()
-
-
 def test_hostile_chunk_streams_are_refused_by_field(server) -> None:
     import grpc
 
@@ -112,19 +99,19 @@ def test_hostile_chunk_streams_are_refused_by_field(server) -> None:
     cases = {
         "no header": ([good[1]], "header"),
         "two headers": ([good[0], good[0]], "header"),
-        "unknown field": ([_header(request, [("a.csr.nope", 8)])], "header.tensors[0].field"),
-        "not a tensor": ([_header(request, [("a", 8)])], "header.tensors[0].field"),
-        "declared twice": ([_header(request, [fields[0], fields[0]])],
+        "unknown field": ([chunk_header(request, [("a.csr.nope", 8)])], "header.tensors[0].field"),
+        "not a tensor": ([chunk_header(request, [("a", 8)])], "header.tensors[0].field"),
+        "declared twice": ([chunk_header(request, [fields[0], fields[0]])],
                            "header.tensors[1].field"),
-        "negative size": ([_header(request, [(fields[0][0], -1)])], "header.tensors[0].size"),
-        "huge size": ([_header(request, [(fields[0][0], 1 << 62)])], "header.tensors[0].size"),
-        "bad index": ([good[0], _data(99, b"x")], "data.tensor"),
-        "too many bytes": ([_header(request, [(fields[0][0], 4)]), _data(0, b"12345")],
+        "negative size": ([chunk_header(request, [(fields[0][0], -1)])], "header.tensors[0].size"),
+        "huge size": ([chunk_header(request, [(fields[0][0], 1 << 62)])], "header.tensors[0].size"),
+        "bad index": ([good[0], chunk_data(99, b"x")], "data.tensor"),
+        "too many bytes": ([chunk_header(request, [(fields[0][0], 4)]), chunk_data(0, b"12345")],
                            "data.data"),
         "too few bytes": (good[:-1], "data"),
         "garbage chunk": ([good[0], b"\xff\xff\xff"], "(chunk)"),
-        "size not the shape's": ([_header(request, [(fields[0][0], 8)]), _data(0, b"8" * 8),
-                                  *good[1:]], None),
+        "size not the shape's": ([chunk_header(request, [(fields[0][0], 8)]),
+                                  chunk_data(0, b"8" * 8), *good[1:]], None),
     }
     for name, (chunks, field) in cases.items():
         err = _raw_stream(server.address, chunks)

@@ -90,7 +90,7 @@ class Client:
         """
         explicit = {"rtol": rtol, "max_iterations": max_iterations}
         options = keywords.resolve("Client.solve", sequence_options,
-                                   keywords.accepted(solve_request, self.solve),
+                                   keywords.accepted(solve_request, Client.solve),
                                    keywords.LINEAR, explicit)
         rtol = options.pop("rtol", rtol)
         max_iterations = options.pop("max_iterations", max_iterations)
@@ -182,7 +182,7 @@ class Client:
         reached returned unconverged), plan_threshold, device, exact_potentials.
         """
         options = keywords.resolve("Client.transport", options,
-                                   keywords.accepted(transport_request, self.transport),
+                                   keywords.accepted(transport_request, Client.transport),
                                    keywords.TRANSPORT, {"tol": None})
         tol = options.pop("tol", tol)
         request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,

@@ -9,8 +9,10 @@ names, not an internal function's.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 # Alias -> solverd's name, per family (SciPy's linear solvers, scikit-learn, POT).
@@ -22,15 +24,16 @@ COMPLETION = {"max_iter": "max_iterations", "maxiter": "max_iterations",
               "lambda_": "reg", "max_rank": "rank"}
 
 
-def accepted(*targets: Callable[..., Any], exclude: Iterable[str] = ()) -> set[str]:
-    """The keyword-only names the callables take, less `exclude` (what the public
-    method takes positionally or handles itself)."""
+@functools.lru_cache(maxsize=64)
+def accepted(*targets: Callable[..., Any]) -> frozenset[str]:
+    """The keyword-only names the callables take. Cached: reading a signature costs tens
+    of microseconds, and every call of the client asks."""
     names = set()
     for target in targets:
         for name, p in inspect.signature(target).parameters.items():
             if p.kind == p.KEYWORD_ONLY:
                 names.add(name)
-    return names - set(exclude)
+    return frozenset(names)
 
 
 def unexpected(public: str, key: str, valid: Iterable[str]) -> TypeError:
@@ -41,7 +44,7 @@ def unexpected(public: str, key: str, valid: Iterable[str]) -> TypeError:
                      f"(valid: {', '.join(valid)})")
 
 
-def resolve(public: str, options: dict[str, Any], valid: set[str],
+def resolve(public: str, options: dict[str, Any], valid: AbstractSet[str],
             aliases: dict[str, str], given: dict[str, Any] | None = None
             ) -> dict[str, Any]:
     """`options` with aliases renamed; TypeError for an unknown name, or for an alias
