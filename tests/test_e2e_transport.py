@@ -57,14 +57,17 @@ def test_batch_returns_one_result_per_problem(client):
     A = np.stack([p[0] for p in problems])
     B = np.stack([p[1] for p in problems])
     Ms = np.stack([p[2] for p in problems])
-    results = client.transport(A, B, Ms, reg=1e-2)
+    results = client.transport_batch(A, B, Ms, reg=1e-2)
     assert len(results) == 3
     for (a, b, M, _, _), r in zip(problems, results, strict=True):
         assert r.cost == pytest.approx(client.transport(a, b, M, reg=1e-2).cost, rel=1e-12)
     Xs = np.stack([p[3] for p in problems])
     Ys = np.stack([p[4] for p in problems])
-    from_points = client.transport(None, None, X=Xs, Y=Ys, reg=1e-2, plan="none")
+    from_points = client.transport_batch(None, None, X=Xs, Y=Ys, reg=1e-2, plan="none")
     assert len(from_points) == 3 and all(r.plan is None for r in from_points)
+    with pytest.warns(DeprecationWarning, match="transport_batch"):
+        assert len(client.transport(A, B, Ms, reg=1e-2, plan="none")) == 3  # as before
+    assert len(client.transport_batch(A[0], B[0], Ms[0], reg=1e-2)) == 1
 
 
 def test_unbalanced_over_the_wire(client):

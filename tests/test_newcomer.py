@@ -109,6 +109,46 @@ def test_the_names_each_ecosystem_uses(client) -> None:
         assert seq.solve(a, b).converged
 
 
+def test_the_async_client_takes_the_same_names(server) -> None:
+    import asyncio
+
+    import numpy as np
+
+    from solverd import AsyncClient
+
+    from problems import poisson_2d
+
+    a, b = poisson_2d(10), np.ones(100)
+    X = np.random.default_rng(0).standard_normal((30, 8))
+
+    async def go() -> None:
+        async with AsyncClient(server.address) as client:
+            assert (await client.solve(a, b, method="cg", maxiter=3)).iterations == 3
+            assert (await client.lasso(X, X[:, 0], 0.01, max_iter=2)).iterations <= 2
+            r = await client.transport(None, None, X[:6, :5] ** 2, method="sinkhorn",
+                                       numItermax=3, stopThr=1e-3)
+            assert r.sinkhorn_iterations <= 3
+            with pytest.raises(TypeError, match=r"^AsyncClient.solve\(\).*'maxiter'"):
+                await client.solve(a, b, maxitr=3)
+            with pytest.raises(TypeError, match=r"^AsyncClient.lasso\(\).*'max_iter'"):
+                await client.lasso(X, X[:, 0], 0.01, max_it=2)
+            with pytest.raises(TypeError, match="twice"):
+                await client.transport(None, None, X[:6, :5] ** 2, tol=1e-3, stopThr=1e-3)
+
+    asyncio.run(go())
+
+
+def test_transport_is_typed_one_result_and_batches_a_list() -> None:
+    import typing
+
+    from solverd import AsyncClient, Client
+    from solverd.transport import TransportResult
+
+    for cls in (Client, AsyncClient):
+        assert typing.get_type_hints(cls.transport)["return"] is TransportResult
+        assert typing.get_type_hints(cls.transport_batch)["return"] == list[TransportResult]
+
+
 @pytest.mark.parametrize(("call", "public", "hint"), [
     (lambda c, a, b: c.solve(a, b, maxitr=3), "Client.solve", "maxiter"),
     (lambda c, a, b: c.solve_batch(a, [b, b], foo=1), "Client.solve_batch", None),

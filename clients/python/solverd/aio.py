@@ -9,8 +9,9 @@ from typing import Any
 
 import grpc
 
+from solverd import calls
 from solverd.aio_sequence import AsyncSequence, AsyncStreamSequence
-from solverd.batch import BatchCollector, BatchPlan, Progress, plan_batch
+from solverd.batch import BatchCollector, BatchPlan, Progress
 from solverd.channels import (
     DEFAULT_CHUNK_THRESHOLD,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -19,13 +20,12 @@ from solverd.channels import (
     Endpoints,
     too_large,
 )
-from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
+from solverd.completion import CompletionResult, result_from_proto
 from solverd.errors import from_rpc_error
-from solverd.regression import RegressionResult, fit_request, path_request
+from solverd.regression import RegressionResult
 from solverd.regression import result_from_proto as regression_result
-from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
-from solverd.transport import TransportResult, batched, results_from_proto, transport_request
+from solverd.transport import TransportResult, results_from_proto, unbatched
 from solverd.v1 import info_pb2
 
 
@@ -57,7 +57,7 @@ class AsyncClient:
     async def solve(self, a: object, b: object, *, timeout: float | None = None,
                     **options: object) -> SolveResult:
         """See `Client.solve`."""
-        request = solve_request(a, b, **options)  # type: ignore[arg-type]
+        request = calls.solve("AsyncClient.solve", a, b, {}, options)
         start = time.perf_counter()
         response = await self._call("solve", request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
@@ -68,8 +68,8 @@ class AsyncClient:
                           shards: int | None = None, timeout: float | None = None,
                           **options: Any) -> list[SolveResult]:
         """See `Client.solve_batch`."""
-        plan = plan_batch(matrices, rhs, method=method, recycle=recycle, order=order,
-                          features=features, **options)
+        plan = calls.batch("AsyncClient.solve_batch", matrices, rhs, dict(
+            method=method, recycle=recycle, order=order, features=features), options)
         collector = BatchCollector(plan.count, progress)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         await asyncio.gather(*(self._run_shard(plan, shard, collector, deadline)
@@ -105,22 +105,38 @@ class AsyncClient:
 
     async def transport(self, a: Any = None, b: Any = None, M: Any = None, *, X: Any = None,
                         Y: Any = None, reg: float = 1e-2, method: str = "auto",
-                        tol: float = 1e-9, plan: str = "dense", timeout: float | None = None,
-                        **options: Any) -> TransportResult | list[TransportResult]:
+                        tol: float | None = None, plan: str = "dense",
+                        timeout: float | None = None, **options: Any) -> TransportResult:
         """See `Client.transport`."""
-        request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,
-                                    plan=plan, **options)
+        explicit = dict(X=X, Y=Y, reg=reg, method=method, tol=tol, plan=plan)
+        results = await self._transport("AsyncClient.transport", a, b, M, explicit,
+                                        options, timeout)
+        return unbatched(results, M, X)
+
+    async def transport_batch(self, a: Any = None, b: Any = None, M: Any = None, *,
+                              X: Any = None, Y: Any = None, reg: float = 1e-2,
+                              method: str = "auto", tol: float | None = None,
+                              plan: str = "dense", timeout: float | None = None,
+                              **options: Any) -> list[TransportResult]:
+        """See `Client.transport_batch`."""
+        explicit = dict(X=X, Y=Y, reg=reg, method=method, tol=tol, plan=plan)
+        return await self._transport("AsyncClient.transport_batch", a, b, M, explicit,
+                                     options, timeout)
+
+    async def _transport(self, public: str, a: Any, b: Any, M: Any,
+                         explicit: dict[str, Any], options: dict[str, Any],
+                         timeout: float | None) -> list[TransportResult]:
+        request = calls.transport(public, a, b, M, explicit, options)
         start = time.perf_counter()
         response = await self._call("transport", request, timeout)
-        results = results_from_proto(response, time.perf_counter() - start)
-        return results if batched(M, X) else results[0]
+        return results_from_proto(response, time.perf_counter() - start)
 
     async def complete(self, rows: Any, cols: Any = None, vals: Any = None,
                        shape: Any = None, rank: int = 10, *, timeout: float | None = None,
                        **options: Any) -> CompletionResult:
         """See `Client.complete`."""
-        r, c, v, size = observed(rows, cols, vals, shape)
-        request = complete_request(r, c, v, size, rank, **options)
+        request = calls.complete("AsyncClient.complete", rows, cols, vals, shape, rank,
+                                 options)
         start = time.perf_counter()
         response = await self._call("complete", request, timeout)
         return result_from_proto(response, time.perf_counter() - start)
@@ -130,30 +146,38 @@ class AsyncClient:
             await self._call("get_info", info_pb2.GetInfoRequest(), timeout))
 
     async def fit_regression(self, X: Any, y: Any, alpha: float, *,
-                             timeout: float | None = None, **options: Any) -> RegressionResult:
+                             timeout: float | None = None,
+                             _public: str = "AsyncClient.fit_regression",
+                             **options: Any) -> RegressionResult:
         """See `Client.fit_regression` (and `lasso`, `elastic_net`, `logistic_l1`)."""
-        request = fit_request(X, y, alpha, **options)
+        request = calls.fit(_public, X, y, alpha, options)
         start = time.perf_counter()
         response = await self._call("fit", request, timeout)
         return regression_result(response, time.perf_counter() - start, X.shape[1])
 
     async def lasso(self, X: Any, y: Any, alpha: float, **options: Any) -> RegressionResult:
-        return await self.fit_regression(X, y, alpha, loss="squared", l1_ratio=1.0, **options)
+        """See `Client.lasso`."""
+        return await self.fit_regression(X, y, alpha, loss="squared", l1_ratio=1.0,
+                                         _public="AsyncClient.lasso", **options)
 
     async def elastic_net(self, X: Any, y: Any, alpha: float, l1_ratio: float = 0.5,
                           **options: Any) -> RegressionResult:
+        """See `Client.elastic_net`."""
         return await self.fit_regression(X, y, alpha, loss="squared", l1_ratio=l1_ratio,
-                                         **options)
+                                         _public="AsyncClient.elastic_net", **options)
 
     async def logistic_l1(self, X: Any, y: Any, alpha: float,
                           **options: Any) -> RegressionResult:
-        return await self.fit_regression(X, y, alpha, loss="logistic", **options)
+        """See `Client.logistic_l1`."""
+        return await self.fit_regression(X, y, alpha, loss="logistic",
+                                         _public="AsyncClient.logistic_l1", **options)
 
     async def lasso_path(self, X: Any, y: Any, *, alphas: Any = None, n_alphas: int = 100,
                          eps: float = 1e-3, timeout: float | None = None,
                          **options: Any) -> list[RegressionResult]:
         """See `Client.lasso_path`."""
-        request = path_request(X, y, alphas=alphas, n_alphas=n_alphas, eps=eps, **options)
+        request = calls.path("AsyncClient.lasso_path", X, y,
+                             dict(alphas=alphas, n_alphas=n_alphas, eps=eps), options)
         start = time.perf_counter()
         out = []
         try:

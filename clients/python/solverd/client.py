@@ -9,8 +9,8 @@ from typing import Any
 
 import grpc
 
-from solverd import keywords
-from solverd.batch import BatchCollector, BatchPlan, Progress, plan_batch
+from solverd import calls
+from solverd.batch import BatchCollector, BatchPlan, Progress
 from solverd.channels import (
     DEFAULT_CHUNK_THRESHOLD,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -19,18 +19,14 @@ from solverd.channels import (
     Endpoints,
     too_large,
 )
-from solverd.completion import CompletionResult, complete_request, observed, result_from_proto
+from solverd.completion import CompletionResult, result_from_proto
 from solverd.errors import DeadlineExceeded, SolverdError, from_rpc_error
-from solverd.regression import RegressionResult, _problem, fit_request, path_request
+from solverd.regression import RegressionResult
 from solverd.regression import result_from_proto as regression_result
-from solverd.requests import solve_request
 from solverd.results import ServerInfo, SolveResult
 from solverd.sequence import Sequence, StreamSequence
-from solverd.transport import TransportResult, batched, results_from_proto, transport_request
+from solverd.transport import TransportResult, results_from_proto, unbatched
 from solverd.v1 import info_pb2
-
-# What fit_regression and the paths take besides X, y, alpha.
-_FIT_OPTIONS = keywords.accepted(_problem, fit_request)
 
 
 class Client:
@@ -88,16 +84,10 @@ class Client:
         tuner_state, context, cap, ...) are the raw sequence fields;
         `client.sequence(...)` manages them for you.
         """
-        explicit = {"rtol": rtol, "max_iterations": max_iterations}
-        options = keywords.resolve("Client.solve", sequence_options,
-                                   keywords.accepted(solve_request, Client.solve),
-                                   keywords.LINEAR, explicit)
-        rtol = options.pop("rtol", rtol)
-        max_iterations = options.pop("max_iterations", max_iterations)
-        request = solve_request(a, b, method=method, x0=x0, preconditioner=preconditioner,
-                                rtol=rtol, atol=atol, max_iterations=max_iterations,
-                                restart=restart, device=device, precision=precision,
-                                omega=omega, **options)
+        request = calls.solve("Client.solve", a, b, dict(
+            method=method, x0=x0, preconditioner=preconditioner, rtol=rtol, atol=atol,
+            max_iterations=max_iterations, restart=restart, device=device,
+            precision=precision, omega=omega), sequence_options)
         start = time.perf_counter()
         response = self._call("solve", request, timeout)
         return SolveResult.from_proto(response, time.perf_counter() - start)
@@ -125,10 +115,8 @@ class Client:
         many calls run in parallel (default: one per endpoint of the client); a shard
         whose server dies is finished on another endpoint.
         """
-        options = keywords.resolve("Client.solve_batch", options,
-                                   keywords.accepted(plan_batch), keywords.LINEAR)
-        plan = plan_batch(matrices, rhs, method=method, recycle=recycle, order=order,
-                          features=features, **options)
+        plan = calls.batch("Client.solve_batch", matrices, rhs, dict(
+            method=method, recycle=recycle, order=order, features=features), options)
         collector = BatchCollector(plan.count, progress)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         shards = plan.shards(shards or len(self._endpoints))
@@ -162,35 +150,45 @@ class Client:
             endpoint = self._endpoints.pick(avoid=endpoint)
 
     def transport(self, a: Any = None, b: Any = None, M: Any = None, *, X: Any = None,
-                  Y: Any = None, reg: float = 1e-2, method: str = "auto", tol: float = 1e-9,
-                  plan: str = "dense", timeout: float | None = None,
-                  **options: Any) -> TransportResult | list[TransportResult]:
+                  Y: Any = None, reg: float = 1e-2, method: str = "auto",
+                  tol: float | None = None, plan: str = "dense", timeout: float | None = None,
+                  **options: Any) -> TransportResult:
         """Optimal transport between histograms a (n) and b (m); None means uniform.
 
         The cost is M (n x m), or built on the server from points X (n x d) and
         Y (m x d) with `metric` ("sqeuclidean", "euclidean", "cityblock") and `scale`
         ("none", "max", "mean"). Entropic methods minimise <P, M> + reg sum P log P to
-        an L1 marginal error of `tol`: "sinkhorn" (log-domain safe), "sinkhorn_eps"
+        an L1 marginal error of `tol` (1e-9): "sinkhorn" (log-domain safe), "sinkhorn_eps"
         (epsilon scaling), "sns" (Sinkhorn-Newton-Sparse, for small reg), "exact"
         (reg ignored), or "auto". `reg_m` relaxes the marginals (unbalanced). plan:
         "dense", "sparse" (entries below plan_threshold x the largest dropped; see
-        `dropped_mass`) or "none". A leading batch axis on every array (a: (B, n),
-        M: (B, n, m) or X: (B, n, d)) solves B problems in one call and returns a list.
-        A scipy.sparse M (with method "exact", or "auto" and reg=0) restricts exact
-        transport to its stored entries: absent pairs cannot carry mass.
-        Other options: max_iterations (for "exact": simplex pivots at most, the plan
+        `dropped_mass`) or "none". A scipy.sparse M (with method "exact", or "auto" and
+        reg=0) restricts exact transport to its stored entries: absent pairs cannot carry
+        mass. Other options: max_iterations (for "exact": simplex pivots at most, the plan
         reached returned unconverged), plan_threshold, device, exact_potentials.
+        Several problems in one call: `transport_batch`.
         """
-        options = keywords.resolve("Client.transport", options,
-                                   keywords.accepted(transport_request, Client.transport),
-                                   keywords.TRANSPORT, {"tol": None})
-        tol = options.pop("tol", tol)
-        request = transport_request(a, b, M, X=X, Y=Y, reg=reg, method=method, tol=tol,
-                                    plan=plan, **options)
+        explicit = dict(X=X, Y=Y, reg=reg, method=method, tol=tol, plan=plan)
+        results = self._transport("Client.transport", a, b, M, explicit, options, timeout)
+        return unbatched(results, M, X)
+
+    def transport_batch(self, a: Any = None, b: Any = None, M: Any = None, *,
+                        X: Any = None, Y: Any = None, reg: float = 1e-2,
+                        method: str = "auto", tol: float | None = None,
+                        plan: str = "dense", timeout: float | None = None,
+                        **options: Any) -> list[TransportResult]:
+        """B transport problems in one call, as `transport` with a leading batch axis on
+        every array (a: (B, n), b: (B, m), M: (B, n, m) or X: (B, n, d), Y: (B, m, d));
+        returns B results in order. Unbatched arrays give a list of one."""
+        explicit = dict(X=X, Y=Y, reg=reg, method=method, tol=tol, plan=plan)
+        return self._transport("Client.transport_batch", a, b, M, explicit, options, timeout)
+
+    def _transport(self, public: str, a: Any, b: Any, M: Any, explicit: dict[str, Any],
+                   options: dict[str, Any], timeout: float | None) -> list[TransportResult]:
+        request = calls.transport(public, a, b, M, explicit, options)
         start = time.perf_counter()
         response = self._call("transport", request, timeout)
-        results = results_from_proto(response, time.perf_counter() - start)
-        return results if batched(M, X) else results[0]
+        return results_from_proto(response, time.perf_counter() - start)
 
     def sequence(self, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,
@@ -225,11 +223,7 @@ class Client:
         predict=(rows, cols) returns estimates in `.predictions`. Other options:
         bias_reg, max_iterations, seed, sketch_size, sketch_steps, device.
         """
-        options = keywords.resolve("Client.complete", options,
-                                   keywords.accepted(complete_request) | {"rank"},
-                                   keywords.COMPLETION)
-        r, c, v, size = observed(rows, cols, vals, shape)
-        request = complete_request(r, c, v, size, options.pop("rank", rank), **options)
+        request = calls.complete("Client.complete", rows, cols, vals, shape, rank, options)
         start = time.perf_counter()
         response = self._call("complete", request, timeout)
         return result_from_proto(response, time.perf_counter() - start)
@@ -260,8 +254,7 @@ class Client:
         tol (relative duality gap, 1e-6), max_iterations, coef_init, coef_format
         ("dense", "sparse"), device. The result carries the certificate (primal, dual,
         gap, relative_gap, kkt_violation) and `converged`."""
-        options = keywords.resolve(_public, options, _FIT_OPTIONS, keywords.REGRESSION)
-        request = fit_request(X, y, alpha, **options)
+        request = calls.fit(_public, X, y, alpha, options)
         start = time.perf_counter()
         response = self._call("fit", request, timeout)
         return regression_result(response, time.perf_counter() - start, X.shape[1])
@@ -280,9 +273,8 @@ class Client:
                   eps: float = 1e-3, timeout: float | None = None,
                   **options: Any) -> Any:
         """lasso_path as a generator: each alpha's result as soon as the server sends it."""
-        options = keywords.resolve("Client.lasso_path", options, _FIT_OPTIONS,
-                                   keywords.REGRESSION)
-        request = path_request(X, y, alphas=alphas, n_alphas=n_alphas, eps=eps, **options)
+        request = calls.path("Client.lasso_path", X, y,
+                             dict(alphas=alphas, n_alphas=n_alphas, eps=eps), options)
         start = time.perf_counter()
         try:
             call, argument = self._pick().route("fit_path", request)

@@ -101,20 +101,13 @@ def _entropic(client: Client, a: Any, b: Any, M: Any, reg: float, method: str,
     options = {"reg": reg, "method": _METHODS[method], "tol": stopThr,
                "max_iterations": numItermax, "plan": plan}
     if len(columns) == 1:
-        return [_one(client.transport(a_, columns[0], M_, **options))]
+        return [client.transport(a_, columns[0], M_, **options)]
     # Several target histograms: one batched call of k problems.
     k = len(columns)
     n = M_.shape[0]
     a_k = np.tile(a_ if a_ is not None else np.full(n, 1.0 / n), (k, 1))
-    found = client.transport(a_k, np.stack(columns), np.broadcast_to(M_, (k, *M_.shape)),
-                             **options)
-    assert isinstance(found, list)
-    return found
-
-
-def _one(result: TransportResult | list[TransportResult]) -> TransportResult:
-    assert isinstance(result, TransportResult)
-    return result
+    return client.transport_batch(a_k, np.stack(columns),
+                                  np.broadcast_to(M_, (k, *M_.shape)), **options)
 
 
 def _sinkhorn_log(results: list[TransportResult], reg: float) -> dict[str, Any]:
@@ -198,8 +191,8 @@ def _exact(client: Client, a: Any, b: Any, M: Any, numItermax: int, plan: str,
     # smaller numItermax caps the pivots, the plan reached returned with a warning.
     cap = int(numItermax) if numItermax < 100_000 else 0
     for column in _columns(b_):
-        out.append(_one(client.transport(a_, column, cost, method="exact", plan=plan,
-                                         max_iterations=cap)))
+        out.append(client.transport(a_, column, cost, method="exact", plan=plan,
+                                    max_iterations=cap))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,17 @@ def batched(M: object, X: object) -> bool:
     """Whether a transport call carries a leading batch axis (its answer is a list)."""
     source = M if M is not None else X
     return source is not None and not sp.issparse(source) and np.ndim(source) == 3
+
+
+def unbatched(results: list[TransportResult], M: object, X: object) -> TransportResult:
+    """`transport`'s one result. A batch sent to `transport` still gets its list (as
+    before `transport_batch`), with a warning: its type says one result."""
+    if batched(M, X):
+        warnings.warn("transport() with a leading batch axis returns a list; call "
+                      "transport_batch() for batches (its type says so)",
+                      DeprecationWarning, stacklevel=3)
+        return results  # type: ignore[return-value]
+    return results[0]
 
 
 def results_from_proto(decoded: DecodedMessage, round_trip: float) -> list[TransportResult]:
