@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.spawn
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,30 @@ def _context() -> Any:
         return _CONTEXT
 
 
+def _without_main(name: str) -> dict[str, Any]:
+    """multiprocessing's preparation data for a child, less the caller's main module:
+    the child runs a function of this package and needs nothing from it, while importing
+    it ran a script without a `__main__` guard (a benchmark, a notebook's export) a
+    second time inside the child."""
+    data = _preparation_data(name)
+    data.pop("init_main_from_path", None)
+    data.pop("init_main_from_name", None)
+    return data
+
+
+_preparation_data = multiprocessing.spawn.get_preparation_data
+
+
+def _start(process: Any) -> None:
+    """process.start() with the main module left out of what the child prepares."""
+    with _LOCK:
+        multiprocessing.spawn.get_preparation_data = _without_main
+        try:
+            process.start()
+        finally:
+            multiprocessing.spawn.get_preparation_data = _preparation_data
+
+
 def _child(connection: multiprocessing.connection.Connection, fn: Callable[..., Any],
            args: tuple[Any, ...]) -> None:
     try:
@@ -64,7 +89,7 @@ def run(fn: Callable[..., Any], args: tuple[Any, ...],
         return fn(*args)
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(sender, fn, args), daemon=True)
-    process.start()
+    _start(process)
     sender.close()
     try:
         while True:

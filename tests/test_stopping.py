@@ -147,3 +147,22 @@ def test_without_a_fork_server_the_work_runs_in_place(monkeypatch) -> None:
     monkeypatch.setattr(abandonable, "_CONTEXT", None)
     monkeypatch.setattr(abandonable, "_UNAVAILABLE", "no forkserver here")
     assert abandonable.run(divmod, (7, 2), lambda: None) == (3, 1)
+
+
+def test_a_script_using_the_solvers_in_process_runs_once(tmp_path) -> None:
+    """A benchmark or notebook export with no `if __name__ == "__main__"` guard: the fork
+    server's child must not import it (it ran the whole script a second time)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        f"import sys; sys.path.insert(0, {str(root)!r})\n"
+        "print('body', flush=True)\n"
+        "from solvers import abandonable\n"
+        "print(abandonable.run(divmod, (7, 2), None), flush=True)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["body", "(3,", "1)"], out.stdout + out.stderr
