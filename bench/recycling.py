@@ -9,7 +9,10 @@ at the neural-operator data sets' own scale (standard deviation about 0.25), or
 rescaled to standard deviation `--sigma` (0.5 is a harder, higher-contrast batch):
 (1) SPD, also through the service's SolveBatch; (2) SKR's skewed (nonsymmetric)
 stencil, and the same with a Helmholtz shift -30 u (about 1.5x the operator's
-smallest eigenvalue: indefinite); (3) one Poisson matrix with many right-hand sides.
+smallest eigenvalue: indefinite); (3) "wind": high-contrast fields exp(1.6 (g + 0.3 e_t))
+with g and e_t white noise, plus an upwind convection term of velocity 20 along the
+diagonal (nonsymmetric); (4) one Poisson matrix with many right-hand sides. SciPy's own
+recycling solver gcrotmk(m=40, k=20), its space carried, is the peer for GCRO-DR.
 Every method stops at the true relative residual 1e-8; products with A are counted,
 the k products of moving a space to a new matrix included (shown apart as "setup").
 The "oracle space" rows seed each system with the exact k smallest eigenvectors of
@@ -42,10 +45,11 @@ from solvers.linear import ordering, solve  # noqa: E402
 from solvers.linear.ordering import order_by  # noqa: E402
 from solvers.linear.recycling import RecycleSpace  # noqa: E402
 
-from problems import darcy_2d, poisson_2d, reference_random_field  # noqa: E402
+from problems import darcy_2d, darcy_wind, poisson_2d, reference_random_field  # noqa: E402
 
 RTOL = 1e-8
-TABLES = ("gcrodr", "cg", "skr", "helmholtz", "poisson", "sweep", "order")
+RESTART: int | None = None  # --restart: GCRO-DR's m (None: solverd's default)
+TABLES = ("gcrodr", "cg", "skr", "helmholtz", "wind", "poisson", "sweep", "order")
 
 
 class Counted(spla.LinearOperator):
@@ -78,6 +82,24 @@ def scipy_cg(mats: list, rhs: list) -> tuple[int, float]:
     return scipy_krylov(spla.cg, mats, rhs)
 
 
+def scipy_gcrotmk(mats: list, rhs: list, carry: bool = True,
+                  order: list[int] | None = None, same_matrix: bool = False
+                  ) -> tuple[int, float]:
+    """SciPy's own recycling solver, gcrotmk(m=40, k=20), its space CU carried from
+    system to system (discard_C: only U is kept and C = A U is recomputed, k products
+    counted, as for ours when the matrix changes; kept for one matrix)."""
+    products, start = 0, time.perf_counter()
+    cu: list = []
+    for i in order if order is not None else range(len(mats)):
+        op = Counted(mats[i])
+        x, info = spla.gcrotmk(op, rhs[i], rtol=RTOL, maxiter=10**4, m=40, k=20,
+                               CU=cu if carry else None, discard_C=not same_matrix)
+        assert info == 0 and (np.linalg.norm(rhs[i] - mats[i] @ x)
+                              <= 1.01 * RTOL * np.linalg.norm(rhs[i]))
+        products += op.products
+    return products, time.perf_counter() - start
+
+
 def splu_each(mats: list, rhs: list, reuse: bool) -> tuple[int, float]:
     start = time.perf_counter()
     lu = None
@@ -95,7 +117,8 @@ def ours(mats: list, rhs: list, method: str, carry: bool, order: list[int] | Non
     space = None
     for i in order if order is not None else range(len(mats)):
         r = solve(mats[i], rhs[i], method=method, rtol=RTOL, recycle_space=space,
-                  same_matrix=same_matrix and space is not None)
+                  same_matrix=same_matrix and space is not None,
+                  restart=RESTART if method == "gcrodr" else None)
         assert r.converged, (method, i, r.stop_reason)
         products += r.matvecs
         setup += r.extra.get("recycle_setup_matvecs", 0)
@@ -188,10 +211,14 @@ def main() -> None:
                         help="rescale each field to this standard deviation")
     parser.add_argument("--only", default=",".join(TABLES),
                         help=f"comma-separated tables to run, of {','.join(TABLES)}")
+    parser.add_argument("--restart", type=int, default=None,
+                        help="GCRO-DR's m, in process (default: solverd's)")
     parser.add_argument("--no-service", action="store_true",
                         help="skip the SolveBatch-over-gRPC row")
     args = parser.parse_args()
     tables = set(args.only.split(","))
+    global RESTART
+    RESTART = args.restart
     if not tables <= set(TABLES):
         parser.error(f"--only: unknown table(s) {sorted(tables - set(TABLES))}")
     solvers.warm_up()  # the compiled loops load (or compile) once, as the server does at start
@@ -232,6 +259,8 @@ def main() -> None:
             "gcrodr, carried, input order": runs(ours, spd, ones, "gcrodr", True),
             "gcrodr, carried, shuffled": runs(ours, spd, ones, "gcrodr", True, shuffled),
             "gcrodr, carried, greedy order": runs(ours, spd, ones, "gcrodr", True, order),
+            "scipy gcrotmk(40, 20), carried, greedy order":
+                runs(scipy_gcrotmk, spd, ones, True, order),
             "gcrodr, oracle space (time: not a method)":
                 runs(oracle, spd, ones, "gcrodr", exact),
             **({"SolveBatch over gRPC (gcrodr, values order)":
@@ -255,14 +284,32 @@ def main() -> None:
             "scipy gmres(40)": runs(scipy_gmres, skew, ones),
             "gcrodr, carried, input order": runs(ours, skew, ones, "gcrodr", True),
             "gcrodr, carried, greedy order": runs(ours, skew, ones, "gcrodr", True, order),
+            "scipy gcrotmk(40, 20), carried, input order": runs(scipy_gcrotmk, skew, ones),
+            "scipy gcrotmk(40, 20), carried, greedy order":
+                runs(scipy_gcrotmk, skew, ones, True, order),
         }, "scipy gmres(40)", count)
     if "helmholtz" in tables:
         table("Helmholtz: the skewed stencil with a shift -30 u (indefinite)", {
             "scipy gmres(40)": runs(scipy_gmres, helmholtz, ones),
             "gcrodr, no carry-over": runs(ours, helmholtz, ones, "gcrodr", False),
             "gcrodr, carried, greedy order": runs(ours, helmholtz, ones, "gcrodr", True, order),
+            "scipy gcrotmk(40, 20), carried, greedy order":
+                runs(scipy_gcrotmk, helmholtz, ones, True, order),
             "scipy splu per system": runs(splu_each, helmholtz, ones, False),
         }, "scipy gmres(40)", count)
+    if "wind" in tables:
+        wrng = np.random.default_rng(4)
+        g = wrng.standard_normal((k, k))
+        wind = [darcy_wind(k, np.exp(1.6 * (g + 0.3 * wrng.standard_normal((k, k)))), 20.0)
+                for _ in range(count)]
+        table("wind: high-contrast white-noise fields with convection (nonsymmetric)", {
+            "scipy gmres(40)": runs(scipy_gmres, wind, ones),
+            "scipy gcrotmk(40, 20), fresh": runs(scipy_gcrotmk, wind, ones, False),
+            "scipy gcrotmk(40, 20), carried": runs(scipy_gcrotmk, wind, ones),
+            "gcrodr, no carry-over": runs(ours, wind, ones, "gcrodr", False),
+            "gcrodr, carried": runs(ours, wind, ones, "gcrodr", True),
+            "scipy splu per system": runs(splu_each, wind, ones, False),
+        }, "scipy gcrotmk(40, 20), carried", count)
     poisson = [poisson_2d(k)] * count
     brng = np.random.default_rng(2)
     rhs = [brng.standard_normal(k * k) for _ in range(count)]
@@ -270,6 +317,8 @@ def main() -> None:
         table("one Poisson matrix, many right-hand sides", {
             "scipy gmres(40)": runs(scipy_gmres, poisson, rhs),
             "gcrodr, same matrix": runs(ours, poisson, rhs, "gcrodr", True, None, True),
+            "scipy gcrotmk(40, 20), same matrix":
+                runs(scipy_gcrotmk, poisson, rhs, True, None, True),
             "scipy cg": runs(scipy_cg, poisson, rhs),
             "recycled_cg, same matrix":
                 runs(ours, poisson, rhs, "recycled_cg", True, None, True),
@@ -287,6 +336,8 @@ def main() -> None:
             "gcrodr, carried, input (random) order": runs(ours, sweep, ones, "gcrodr", True),
             "gcrodr, carried, greedy order":
                 runs(ours, sweep, ones, "gcrodr", True, sweep_order),
+            "scipy gcrotmk(40, 20), carried, greedy order":
+                runs(scipy_gcrotmk, sweep, ones, True, sweep_order),
             "scipy cg": runs(scipy_cg, sweep, ones),
             "recycled_cg, carried, input order": runs(ours, sweep, ones, "recycled_cg", True),
             "recycled_cg, carried, greedy order":

@@ -118,3 +118,14 @@ def wide_band(n: int, half: int) -> sp.csr_matrix:
     data[cols == np.arange(n)[:, None]] = 4.0
     indptr = np.arange(0, n * (2 * half + 1) + 1, 2 * half + 1, dtype=np.int64)
     return sp.csr_matrix((data.reshape(-1), cols.reshape(-1), indptr), shape=(n, n))
+
+
+def darcy_wind(k: int, coefficient: np.ndarray, velocity: float) -> sp.csr_matrix:
+    """darcy_2d plus a wind term velocity (w . grad u), w = (1, 1) / sqrt 2, first-order
+    upwind on the same k x k cells (u = 0 outside): nonsymmetric, its diagonal dominant
+    (an M-matrix)."""
+    w = velocity / np.sqrt(2.0) * k  # per unit cell width h = 1 / k
+    one = np.ones(k)
+    up = sp.diags([-one[:-1], one], [-1, 0]) * w
+    eye = sp.identity(k)
+    return (darcy_2d(k, coefficient) + sp.kron(eye, up) + sp.kron(up, eye)).tocsr()

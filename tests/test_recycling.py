@@ -304,7 +304,10 @@ def test_warm_up_compiles_what_recycled_cg_runs() -> None:
 def test_harmonic_ritz_without_a_preconditioner_skips_the_product_it_knows() -> None:
     """Unpreconditioned, the rows of W after U are the Arnoldi vectors, so Vhat W^T is
     [0; I; 0] by orthogonality and is not formed: the space equals the one from the
-    full product, on a cycle that carries a space and on the first one."""
+    full product, on a cycle that carries a space and on the first one (to 1e-4 of the
+    largest entry: one pass of modified Gram-Schmidt keeps the basis orthonormal only to
+    about eps times the condition of the cycle's Krylov matrix, which grows as the
+    cycle converges, measured up to 2.4e-5 here; a wrong shortcut differs at order one)."""
     mats = _darcy_sequence(2, skew=True)
     b = np.ones(mats[0].shape[0])
     cycles: list = []
@@ -326,8 +329,8 @@ def test_harmonic_ritz_without_a_preconditioner_skips_the_product_it_knows() -> 
         w_rows = basis[kc: kc + done]
         known = real(np, basis, w_rows, hess, bmat, space, kc, done, k, True)
         formed = real(np, basis, w_rows, hess, bmat, space, kc, done, k, False)
-        np.testing.assert_allclose(known.u, formed.u, atol=1e-9 * abs(formed.u).max())
-        np.testing.assert_allclose(known.c, formed.c, atol=1e-9)
+        np.testing.assert_allclose(known.u, formed.u, atol=1e-4 * abs(formed.u).max())
+        np.testing.assert_allclose(known.c, formed.c, atol=1e-4)
 
 
 @pytest.mark.parametrize("x0", [False, True])
@@ -397,3 +400,73 @@ def test_a_large_batch_is_ordered_on_sketches_and_still_finds_the_path(
     ratio = (np.linalg.norm(pair[1:] - pair[:-1], axis=1)
              / np.linalg.norm(full[1:] - full[:-1], axis=1))
     assert ratio.min() > 0.75 and ratio.max() < 1.25
+
+
+def _wind_sequence(count: int, k: int = 32) -> list:
+    from problems import darcy_wind
+
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal((k, k))
+    return [darcy_wind(k, np.exp(1.6 * (g + 0.3 * rng.standard_normal((k, k)))), 20.0)
+            for _ in range(count)]
+
+
+@pytest.mark.parametrize("stencil", [True, False])
+def test_compiled_arnoldi_steps_agree_with_the_numpy_cycle(monkeypatch, stencil: bool) -> None:
+    """gcrodr_cpu (one pass of modified Gram-Schmidt, compiled) against the NumPy cycle
+    (classical Gram-Schmidt twice): both reach the true residual against spsolve, with
+    iteration counts within a few percent, carrying the space, by diagonals and by CSR
+    (a matrix whose rows are permuted has no few diagonals)."""
+    from solvers.linear import gcrodr_cpu
+
+    mats = _wind_sequence(4)
+    if not stencil:
+        perm = np.random.default_rng(1).permutation(mats[0].shape[0])
+        mats = [sp.csr_matrix(a[perm][:, perm]) for a in mats]
+    b = np.ones(mats[0].shape[0])
+    counts = {}
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(gcrodr_cpu, "applies", lambda *a: False)
+        space, its = None, []
+        for a in mats:
+            r = solve(a, b, method="gcrodr", rtol=1e-9, recycle_space=space)
+            x = spla.spsolve(a.tocsc(), b)
+            assert r.converged and np.linalg.norm(b - a @ r.x) <= 1e-9 * np.linalg.norm(b)
+            assert np.linalg.norm(r.x - x) <= 1e-5 * np.linalg.norm(x)
+            its.append(r.iterations)
+            space = r.extra["recycle_space"]
+        counts[compiled] = sum(its)
+    assert abs(counts[True] - counts[False]) <= 0.05 * counts[False], counts
+
+
+def test_a_carried_space_keeps_its_size() -> None:
+    """The harmonic Ritz step may keep one vector more (a conjugate pair cut in two);
+    taken as the next solve's target, the space grew by one every few systems, and each
+    cycle's Arnoldi steps shrank with it."""
+    mats = _wind_sequence(10, k=24)
+    b = np.ones(mats[0].shape[0])
+    space, sizes = None, []
+    for a in mats:
+        r = solve(a, b, method="gcrodr", rtol=1e-8, recycle=6, restart=30,
+                  recycle_space=space)
+        assert r.converged
+        space = r.extra["recycle_space"]
+        sizes.append(space.k)
+    assert max(sizes) <= 7, sizes
+
+
+def test_compiled_arnoldi_steps_stop_at_a_deadline() -> None:
+    """The compiled steps return to Python every ~10 ms of work, where the stop is read."""
+    import time
+
+    from solvers.errors import Interrupted
+
+    a = _wind_sequence(1, k=160)[0]
+    b = np.ones(a.shape[0])
+    fire = time.monotonic() + 0.2
+    start = time.monotonic()
+    with pytest.raises(Interrupted):
+        solve(a, b, method="gcrodr", rtol=1e-14, maxiter=10**6,
+              should_stop=lambda: "deadline" if time.monotonic() > fire else None)
+    assert time.monotonic() - start < 0.2 + 0.25

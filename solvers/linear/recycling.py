@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from solvers.backend import host_scalars
-from solvers.linear import recycled_cg_cpu
+from solvers.linear import gcrodr_cpu, recycled_cg_cpu
 from solvers.linear.krylov import (
     Check,
     KernelOutcome,
@@ -42,7 +42,7 @@ from solvers.linear.krylov import (
 )
 from solvers.linear.products import CsrProducts, fast_products
 
-DEFAULT_RESTART = 40
+DEFAULT_RESTART = 80
 DEFAULT_RECYCLE = 20
 
 
@@ -67,30 +67,16 @@ class RecycleSpace:
         return int(self.u.nbytes + self.c.nbytes)
 
 
-def _real_basis(vectors: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
-    """A real orthonormal basis of the span of the eigenvectors of the k eigenvalues of
-    least magnitude, keeping complex conjugate pairs whole (k may grow by one)."""
-    order = np.argsort(np.abs(values))
-    cols: list[np.ndarray] = []
-    taken = 0
-    i = 0
-    while taken < k and i < order.size:
-        j = order[i]
-        z = vectors[:, j]
-        if abs(values[j].imag) > 1e-12 * max(abs(values[j]), 1e-300) and np.iscomplexobj(z):
-            cols += [z.real, z.imag]
-            taken += 2
-            # Skip the conjugate partner, which spans the same plane.
-            if i + 1 < order.size and np.isclose(values[order[i + 1]], np.conj(values[j])):
-                i += 1
-        else:
-            cols.append(np.real(z))
-            taken += 1
-        i += 1
-    p = np.column_stack(cols) if cols else np.zeros((vectors.shape[0], 0))
-    q, r = np.linalg.qr(p)
-    keep = np.abs(np.diag(r)) > 1e-12 * max(np.abs(np.diag(r)).max(initial=0.0), 1e-300)
-    return q[:, keep]
+def _real_basis(vectors: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """A real orthonormal basis of the span of the chosen (complex) eigenvectors and of
+    their conjugates: the real and imaginary parts of each, their rank read off an SVD
+    (a conjugate pair's four parts span its plane; a pair cut in two by the choice adds
+    one dimension)."""
+    z = vectors[:, chosen]
+    parts = np.concatenate((z.real, z.imag[:, np.abs(z.imag).max(axis=0) > 0]), axis=1)
+    left, sv, _ = np.linalg.svd(parts, full_matrices=False)
+    keep = sv > 1e-10 * max(sv[0] if sv.size else 0.0, 1e-300)
+    return left[:, keep]
 
 
 def adopt(space: RecycleSpace, A: Any, xp: ModuleType,
@@ -135,7 +121,10 @@ def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
     from the last cycle. Without a space the first cycle is GMRES(m)."""
     n = b.shape[0]
     m = max(2, min(restart, n))
-    k = max(1, min(recycle, m - 2))  # a complex pair may add one; keep a step per cycle
+    # The size of the space handed on: `recycle`, whatever the size of the one given (a
+    # conjugate pair cut in two adds one; taken as the next target, that grew the space
+    # by one every few systems, each cycle's Arnoldi steps shrinking with it).
+    k = max(1, min(recycle, m - 2))
     dtype = b.dtype
     r, matvecs = _initial_residual(A, b, x, xp)
     iterations = 0
@@ -144,8 +133,9 @@ def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
         coef = space.c @ r
         x += space.u.T @ coef
         r -= space.c.T @ coef
-        k = space.k
     basis = xp.empty((m + 1, n), dtype=dtype)
+    compiled_op = (gcrodr_cpu.Operator(A, dtype) if gcrodr_cpu.applies(A, M, xp)
+                   else None)
     # With a preconditioner, the rows M v: applied once each, not again for x and U.
     preconditioned = None if M is None else xp.empty((m, n), dtype=dtype)
     while True:
@@ -167,7 +157,13 @@ def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
         tri = np.zeros((steps, steps))  # the rotated (triangular) Hessenberg matrix
         done = 0
         breakdown = ""
-        for j in range(steps):
+        if compiled_op is not None:
+            done, steps_taken, breakdown = _compiled_cycle(
+                compiled_op, basis, kc, steps, hess, bmat, tri, cs, sn, g, tol,
+                maxiter - iterations, check)
+            matvecs += steps_taken
+            iterations += steps_taken
+        for j in range(steps if compiled_op is None else 0):
             check()
             z = basis[kc + j] if M is None else M(basis[kc + j])
             if preconditioned is not None:
@@ -213,13 +209,33 @@ def gcrodr(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: 
             return KernelOutcome(x, iterations, matvecs, breakdown), space
 
 
+def _compiled_cycle(op: gcrodr_cpu.Operator, basis: np.ndarray, kc: int, steps: int,
+                    hess: np.ndarray, bmat: np.ndarray, tri: np.ndarray, cs: np.ndarray,
+                    sn: np.ndarray, g: np.ndarray, tol: float, budget: int,
+                    check: Check) -> tuple[int, int, str]:
+    """One cycle's Arnoldi steps by gcrodr_cpu, returning to Python every op.chunk steps
+    for check(). Returns the usable steps, the products taken and a breakdown, if any."""
+    rot = np.zeros(steps + 1)
+    j = 0
+    limit = min(steps, budget)
+    while j < limit:
+        check()
+        j, status = op.steps(basis, kc, j, min(limit, j + op.chunk), hess, bmat, tri, cs,
+                             sn, g, rot, tol)
+        if status == gcrodr_cpu.SINGULAR:
+            return j, j + 1, "breakdown: matrix is singular on the Krylov space"
+        if status != gcrodr_cpu.RUNNING:
+            break
+    return j, j, ""
+
+
 def _harmonic_ritz(xp: ModuleType, basis: Any, w_rows: Any, hess: np.ndarray,
                    bmat: np.ndarray, space: RecycleSpace | None, kc: int, done: int,
                    k: int, w_is_v: bool) -> RecycleSpace | None:
     """The next recycle space from the cycle just finished: the harmonic Ritz vectors of
-    least magnitude of A on span(W), W = [U; M V], from G^T G z = theta G^T Vhat^T W z
-    with A W = Vhat G (Parks et al. 2006, sec. 2.4). `w_is_v`: no preconditioner, so
-    the rows of W after U are the Arnoldi vectors themselves."""
+    least magnitude of A on span(W), W = [Uhat; M V] with Uhat = D U (unit rows), from
+    G^T G z = theta G^T Vhat^T W z with A W = Vhat G (Parks et al. 2006, sec. 2.4).
+    `w_is_v`: no preconditioner, so the rows of W after U are the Arnoldi vectors."""
     dtype = basis.dtype
     vhat = basis[: kc + done + 1]
     mm = kc + done
@@ -228,41 +244,58 @@ def _harmonic_ritz(xp: ModuleType, basis: Any, w_rows: Any, hess: np.ndarray,
     gmat = np.zeros((mm + 1, mm))
     gmat[kc:, kc:] = hess[: done + 1, :done]
     vw = np.zeros((mm + 1, mm))  # Vhat W^T
-    uhat = None
+    d = np.zeros(0)
     if kc:
         d = 1.0 / to_host64(xp.linalg.norm(space.u, axis=1))  # type: ignore[union-attr]
-        uhat = space.u * xp.asarray(d, dtype=dtype)[:, None]  # type: ignore[union-attr]
         gmat[:kc, :kc] = np.diag(d)
         gmat[:kc, kc:] = bmat[:, :done]
-        vw[:, :kc] = to_host64(vhat @ uhat.T)
+        vw[:, :kc] = to_host64(vhat @ space.u.T) * d  # type: ignore[union-attr]
     if w_is_v:
-        # CGS2 keeps V orthonormal and orthogonal to C, so Vhat V^T = [0; I; 0]: a
-        # quarter of this step's flops spared, and the copy of [Uhat; V] (measured at
-        # n = 4096, k = 20, m = 40: 2.1-2.6 -> 1.7-1.8 ms a cycle).
+        # The basis is orthonormal and orthogonal to C, so Vhat V^T = [0; I; 0]: a
+        # quarter of this step's flops spared.
         vw[kc: kc + done, kc:] = np.eye(done)
     else:
         vw[:, kc:] = to_host64(vhat @ w_rows.T)
-    lhs = gmat.T @ gmat
-    rhs = gmat.T @ vw
-    try:
-        values, vectors = scipy.linalg.eig(lhs, rhs)
-    except (np.linalg.LinAlgError, ValueError):
-        return space
-    finite = np.isfinite(values)
-    if finite.sum() < k:
-        return space
-    p = _real_basis(vectors[:, finite], values[finite], k)
-    if p.shape[1] == 0:
+    p = _harmonic_vectors(gmat, vw, k)
+    if p is None:
         return space
     q, rr = np.linalg.qr(gmat @ p)
     if np.min(np.abs(np.diag(rr))) <= 1e-12 * np.max(np.abs(np.diag(rr))):
         return space
-    c_new = (vhat.T @ xp.asarray(q, dtype=dtype)).T
-    coeff = xp.asarray((p @ scipy.linalg.inv(rr)).T, dtype=dtype)  # rows: W = [Uhat; W_V]
-    u_new = coeff[:, kc:] @ w_rows
-    if uhat is not None:
-        u_new += coeff[:, :kc] @ uhat
-    return RecycleSpace(xp.ascontiguousarray(u_new), xp.ascontiguousarray(c_new), "gcrodr")
+    # C = Vhat^T Q and U = W^T P R^-1, as rows: GEMMs producing row-major (k, n) blocks.
+    c_new = xp.asarray(q.T, dtype=dtype) @ vhat
+    coeff = p @ scipy.linalg.inv(rr)  # rows of W: [Uhat; W_V]
+    u_new = xp.asarray(coeff[kc:].T, dtype=dtype) @ w_rows
+    if kc:
+        u_new += xp.asarray((coeff[:kc] * d[:, None]).T, dtype=dtype) @ space.u  # type: ignore[union-attr]
+    return RecycleSpace(u_new, c_new, "gcrodr")
+
+
+def _harmonic_vectors(gmat: np.ndarray, vw: np.ndarray, k: int) -> np.ndarray | None:
+    """An orthonormal basis of the k eigenvectors z of least |theta| of
+    G^T G z = theta G^T VW z, or None. With G = Q R this is the standard eigenproblem
+    Q^T VW R^-1 y = mu y, mu = 1 / theta, z = R^-1 y: half the time of the QZ
+    algorithm on the pencil (and none of SciPy's per-vector normalisation); the pencil
+    is solved as it is when R is too near singular for that."""
+    qg, rg = np.linalg.qr(gmat)
+    diag = np.abs(np.diag(rg))
+    try:
+        if diag.min() > 1e-10 * diag.max():
+            mu, y = np.linalg.eig(qg.T @ vw @ scipy.linalg.inv(rg))
+            chosen = np.argsort(-np.abs(mu))[:k]
+            vectors = scipy.linalg.solve_triangular(rg, y)
+        else:
+            theta, vectors = scipy.linalg.eig(gmat.T @ gmat, gmat.T @ vw)
+            finite = np.flatnonzero(np.isfinite(theta))
+            if finite.size < k:
+                return None
+            chosen = finite[np.argsort(np.abs(theta[finite]))[:k]]
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    if not np.all(np.isfinite(vectors[:, chosen])):
+        return None
+    p = _real_basis(vectors, chosen)
+    return p if p.shape[1] else None
 
 
 def recycled_cg(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
