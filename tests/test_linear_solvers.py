@@ -117,6 +117,16 @@ def test_auto_choice() -> None:
     assert choose_method(big_spd) == "cg"
     assert choose_method(convection_diffusion_2d(150)) == "direct"
     assert choose_method(-big_spd) == "direct"
+    # Shifted down (negative row sums inside), past its least eigenvalue (~2 pi^2) or
+    # not: SuperLU, right whichever the sign; shifted up: AMG-CG's.
+    h2 = 151.0**2
+    shifted = (big_spd * h2 - 200.0 * sp.identity(150 * 150)).tocsr()
+    assert choose_method(shifted) == "direct"
+    assert choose_method((big_spd * h2 - 2.0 * sp.identity(150 * 150)).tocsr()) == "direct"
+    assert choose_method((big_spd * h2 + 2.0 * sp.identity(150 * 150)).tocsr()) == "cg"
+    r = solve(shifted, np.ones(150 * 150), rtol=1e-10)
+    assert r.converged and r.method == "direct" and "shifted" in r.extra["auto_reason"]
+    assert relative_residual(shifted, r.x, np.ones(150 * 150)) <= 1e-10
     cube = pyamg.gallery.poisson((32, 32, 32), format="csr")
     assert choose_method(-cube) == "minres"
     assert choose_method((cube + 0.2 * sp.triu(cube, 1)).tocsr()) == "gmres"
