@@ -1,7 +1,7 @@
 """Linear solves against the tools users already have (issue 26's suite).
 
     python bench/linear.py [--quick] [--only darcy,...] [--repeats 1] [--no-client]
-    python bench/linear.py --sequence [--quick] [--systems 20]
+    python bench/linear.py --sequence [--quick] [--systems 20] [--tuned]
 
 Each problem is solved to rtol 1e-8 on the true residual by solverd's AUTO (in process
 and through a client to a local server) and by its peers in the same run: PyAMG
@@ -211,14 +211,7 @@ def sequence(args: argparse.Namespace) -> None:
 
     from conftest import start_server
 
-    rng = np.random.default_rng(1)
-    k = 256 if args.quick else 512
-    log_c = gaussian_random_field(k, rng)
-    mats = []
-    for _ in range(args.systems):
-        log_c = log_c + 0.05 * gaussian_random_field(k, rng)
-        mats.append(darcy_2d(k, np.exp(log_c)).tocsr())
-    b = np.ones(k * k)
+    mats, b, k = _sequence_systems(args)
     server = start_server("--backend", "cpu", "--blas-threads", "1")
     try:
         client = Client(server.address, timeout=3600)
@@ -248,6 +241,58 @@ def sequence(args: argparse.Namespace) -> None:
           f"ratio {t_batch / fastest:.2f}", flush=True)
 
 
+def tuned_sequence(args: argparse.Namespace) -> None:
+    """The sequence row's systems solved by AUTO tuned along a SolveSequence stream
+    (Tsallis-INF over direct, AMG reused, AMG rebuilt, recycling: auto_sequence), against
+    each of those configurations fixed for the whole sequence, in process (the best of
+    them is the best fixed configuration in hindsight)."""
+    from solverd import Client
+    from solvers.linear.auto_sequence import ARMS, AutoSequence
+
+    from conftest import start_server
+
+    mats, b, k = _sequence_systems(args)
+    server = start_server("--backend", "cpu", "--blas-threads", "1")
+    try:
+        client = Client(server.address, timeout=3600)
+        client.solve(mats[0][:100, :100], np.ones(100))  # warm
+        start = time.perf_counter()
+        plays = []
+        with client.sequence(method="auto", tuner="tsallis-inf", stream=True, rtol=RTOL,
+                             seed=args.seed) as seq:
+            for a in mats:
+                r = seq.solve(a, b)
+                assert r.converged
+                plays.append(r.auto_reason.split()[3])
+        t_tuned = time.perf_counter() - start
+    finally:
+        server.stop()
+    fixed = {}
+    for arm in ARMS:
+        seq_fixed = AutoSequence(rtol=RTOL, fixed=arm)
+        start = time.perf_counter()
+        for a in mats:
+            assert seq_fixed.solve(a, b).result.converged
+        fixed[arm] = time.perf_counter() - start
+    best = min(fixed, key=fixed.__getitem__)
+    counts = {arm: plays.count(arm) for arm in ARMS}
+    print(f"tuned sequence: {args.systems} Darcy {k}^2 systems | tuned AUTO stream "
+          f"{t_tuned:.2f} s, plays {counts} | fixed: "
+          + ", ".join(f"{arm} {t:.2f} s" for arm, t in fixed.items())
+          + f" | ratio to the best fixed ({best}) {t_tuned / fixed[best]:.2f}", flush=True)
+
+
+def _sequence_systems(args: argparse.Namespace) -> tuple[list, np.ndarray, int]:
+    rng = np.random.default_rng(1)
+    k = 256 if args.quick else 512
+    log_c = gaussian_random_field(k, rng)
+    mats = []
+    for _ in range(args.systems):
+        log_c = log_c + 0.05 * gaussian_random_field(k, rng)
+        mats.append(darcy_2d(k, np.exp(log_c)).tocsr())
+    return mats, np.ones(k * k), k
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -260,7 +305,13 @@ def main() -> None:
     parser.add_argument("--systems", type=int, default=20)
     parser.add_argument("--warm-start", action="store_true",
                         help="sequence: start each system from the last one's answer")
+    parser.add_argument("--tuned", action="store_true",
+                        help="sequence: AUTO tuned along a stream against fixed configurations")
+    parser.add_argument("--seed", type=int, default=0, help="--tuned: the tuner's seed")
     args = parser.parse_args()
+    if args.sequence and args.tuned:
+        tuned_sequence(args)
+        return
     if args.sequence:
         sequence(args)
         return

@@ -253,7 +253,7 @@ def main() -> None:
     exact = eigenvectors(spd) if tables & {"gcrodr", "cg"} else []
 
     if "gcrodr" in tables:
-        table("SPD Darcy: GCRO-DR(40, 20) against SciPy GMRES(40) from zero", {
+        table("SPD Darcy: GCRO-DR (m 80, k 20) against SciPy GMRES(40) from zero", {
             "scipy gmres(40)": runs(scipy_gmres, spd, ones),
             "gcrodr, no carry-over": runs(ours, spd, ones, "gcrodr", False),
             "gcrodr, carried, input order": runs(ours, spd, ones, "gcrodr", True),

@@ -40,6 +40,7 @@ from solverd.v1 import linear_pb2, linear_pb2_grpc
 from solverd.wire import DecodedMessage
 from solvers import linear
 from solvers.errors import SolverInputError
+from solvers.linear.auto_sequence import AutoSequence
 from solvers.linear.carry import AmgCarry, RecycleCarry
 from solvers.linear.ordering import order_by
 from solvers.linear.sequence import SequenceStep, SolverSequence
@@ -109,7 +110,7 @@ class BatchState:
 class StreamState:
     """What a SolveSequence stream remembers between its messages."""
 
-    sequence: SolverSequence | None = None
+    sequence: SolverSequence | AutoSequence | None = None
     previous_a: Any = None
     first: validation.SolveProblem | None = None
     carry: RecycleCarry = field(default_factory=RecycleCarry)  # GCRO-DR / recycled CG
@@ -230,7 +231,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             raise resource_exhausted(str(exc), retry_after=0.5) from None
         return order
 
-    def _new_sequence(self, problem: validation.SolveProblem) -> SolverSequence:
+    def _new_sequence(self, problem: validation.SolveProblem) -> SolverSequence | AutoSequence:
         options: dict[str, Any] = {}
         if problem.tuner == "chebcb" and problem.context_range is not None:
             options["context_range"] = problem.context_range
@@ -238,6 +239,9 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             state = (tuner_state.from_proto(problem.tuner_state, self.state_key,
                                             self.config.limits.max_state_numbers)
                      if problem.tuner_state is not None else None)
+            if problem.method == "auto":
+                return AutoSequence(rtol=problem.rtol, atol=problem.atol, seed=problem.seed,
+                                    state=state)
             return SolverSequence(problem.method, tuner=problem.tuner, cap=problem.cap,
                                   rtol=problem.rtol, atol=problem.atol, seed=problem.seed,
                                   state=state, **options)
@@ -245,7 +249,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             raise invalid_argument([(_FIELD_OF_ARGUMENT.get(exc.field, exc.field),
                                      exc.description)]) from None
 
-    async def _execute(self, problem: validation.SolveProblem, sequence: SolverSequence | None,
+    async def _execute(self, problem: validation.SolveProblem,
+                       sequence: SolverSequence | AutoSequence | None,
                        context: grpc.aio.ServicerContext, labels: dict[str, str],
                        decode_seconds: float, same_matrix: bool = False,
                        amg_carry: AmgCarry | None = None
@@ -302,12 +307,13 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         if problem.method in validation.TUNED_METHODS:
             response.omega = step.omega if step is not None else omega
         if step is not None and sequence is not None:
-            response.best_omega = step.best_omega
             response.tuned_iterations = step.iterations
             response.capped = step.capped
             tuner_state.to_proto(sequence.state(), response.tuner_state, self.state_key)
-            metrics.child(metrics.OMEGA, problem.tuner).observe(step.omega)
-            metrics.child(metrics.TUNED_ITERATIONS, problem.tuner).observe(step.charged)
+            if problem.method in validation.TUNED_METHODS:
+                response.best_omega = step.best_omega
+                metrics.child(metrics.OMEGA, problem.tuner).observe(step.omega)
+                metrics.child(metrics.TUNED_ITERATIONS, problem.tuner).observe(step.charged)
         space = result.extra.get("recycle_space")
         if problem.method in validation.RECYCLING_METHODS:
             response.recycled = bool(result.extra.get("recycled"))

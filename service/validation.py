@@ -342,15 +342,25 @@ def _tolerance(req: linear_pb2.SolveRequest, name: str, default: float, v: Viola
     return value
 
 
-def _tuning(req: linear_pb2.SolveRequest, method: str, limits: Limits,
+def _tuning(req: linear_pb2.SolveRequest, method: str, limits: Limits, stream: bool,
             v: Violations) -> dict:
     """The sequence fields of a request, checked against each other."""
     tuner = _enum(req.tuner, TUNER_NAMES, "tuner", v)
     out: dict = {"tuner": tuner or "none", "omega": req.omega, "seed": req.seed}
     if req.omega and not (0.0 < req.omega < 2.0):
         v.add("omega", f"must be in (0, 2), got {req.omega}")
+    # AUTO with Tsallis-INF learns a configuration along a stream (its arms reuse a
+    # hierarchy and a recycle space that the server keeps for the stream).
+    tuned_auto = method == "auto" and tuner in ("tsallis-inf", "chebcb")
+    if tuned_auto and tuner == "chebcb":
+        v.add("tuner", "AUTO learns its configuration with tsallis-inf, not chebcb")
+    elif tuned_auto and not stream:
+        v.add("tuner", "a tuned AUTO needs a SolveSequence stream (client.sequence(..., "
+                       "stream=True)): its arms reuse a hierarchy and a recycle space that "
+                       "the server keeps for the stream")
     if method and method not in TUNED_METHODS:
-        for name in ("omega", "tuner", "tuner_state", "cap"):
+        names = ("omega", "cap") if tuned_auto else ("omega", "tuner", "tuner_state", "cap")
+        for name in names:
             if req.HasField(name) if name == "tuner_state" else getattr(req, name):
                 v.add(name, f"applies to sor and ssor_cg only, not {method}")
     if tuner and tuner != "none":
@@ -451,7 +461,7 @@ def solve_request(decoded: DecodedMessage, limits: Limits,
     options = _solve_options(req, limits, v)
     method = options["method"]
 
-    tuning = _tuning(req, method, limits, v)
+    tuning = _tuning(req, method, limits, stream, v)
     a = None
     if req.same_matrix:
         if not stream:

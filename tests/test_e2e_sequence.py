@@ -217,3 +217,39 @@ def test_async_sequence_learns_exactly_as_the_sync_one(server, client: Client,
     omegas, state = asyncio.run(main())
     assert omegas == expected
     assert state == sync.state
+
+
+def test_tuned_auto_learns_a_configuration_along_a_stream(client: Client) -> None:
+    """method="auto" with tuner "tsallis-inf" on a stream: each system is solved by the
+    configuration the bandit picks (direct, AMG reused or rebuilt, recycling), the answer
+    is right whatever it picked, its state comes back and resumes a new stream, and a
+    unary call is refused naming the tuner."""
+    from problems import darcy_2d, gaussian_random_field
+
+    from solverd.v1 import linear_pb2
+
+    rng = np.random.default_rng(3)
+    g0, g1 = gaussian_random_field(48, rng), gaussian_random_field(48, rng)
+    mats = [darcy_2d(48, np.exp(np.cos(t) * g0 + np.sin(t) * g1))
+            for t in np.linspace(0.0, 0.4, 12)]
+    b = np.ones(48 * 48)
+    played = set()
+    with client.sequence(method="auto", tuner="tsallis-inf", stream=True, rtol=1e-8,
+                         seed=2) as seq:
+        for a in mats[:8]:
+            r = seq.solve(a, b)
+            assert r.converged and relative_residual(a, r.x, b) <= 1e-8
+            assert r.auto_reason.startswith("tuned AUTO played ")
+            played.add(r.auto_reason.split()[3])
+        state = seq.state
+    assert len(played) >= 2  # it explores
+    saved = linear_pb2.TunerState.FromString(state)
+    assert saved.kind == "tsallis-inf-auto" and saved.step == 8 and sum(saved.plays) == 8
+    with client.sequence(method="auto", tuner="tsallis-inf", stream=True, rtol=1e-8,
+                         state=state) as seq:
+        for a in mats[8:]:
+            assert seq.solve(a, b).converged
+        assert linear_pb2.TunerState.FromString(seq.state).step == 12
+    with pytest.raises(InvalidArgument) as info:
+        client.sequence(method="auto", tuner="tsallis-inf").solve(mats[0], b)
+    assert "tuner" in info.value.fields
