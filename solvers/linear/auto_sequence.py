@@ -9,8 +9,8 @@ Relax" (Khodak et al., 2024), picks one per system and is charged its wall secon
 their running mean. Its state travels with the caller as the omega tuner's does; the
 hierarchy and the recycle space stay where the sequence runs (a stream or a process).
 
-An arm may cost far more than the best one: each play after the first converged one is
-given BUDGET times the fastest solve seen so far, is charged at least that when it is
+An arm may cost far more than the best one: the first play is AUTO's own pick, and each
+later one is given BUDGET times the fastest solve seen so far, is charged at least that when it is
 stopped or fails, and the system is then solved by AUTO, so exploring never costs the
 caller the answer, only bounded time (PCGBandit's backstop, as in solvers.linear.sequence).
 """
@@ -26,7 +26,7 @@ import numpy as np
 from solvers.errors import Interrupted, SolverInputError
 from solvers.linear.carry import AmgCarry, RecycleCarry
 from solvers.linear.sequence import SequenceStep
-from solvers.linear.solve import LinearSolveResult, looks_spd, solve
+from solvers.linear.solve import LinearSolveResult, choose, looks_spd, solve
 from solvers.tuning import grid as g
 from solvers.tuning.tsallis import TsallisInf, _check_header
 
@@ -87,6 +87,10 @@ class AutoSequence:
               should_stop: Callable[[], str | None] | None = None) -> SequenceStep:
         if self.fixed is not None:
             arm, probability = ARMS.index(self.fixed), 1.0
+        elif self.fastest is None:
+            # Nothing yet bounds a play's time (unpreconditioned recycled CG on a 512^2
+            # Darcy system takes ~40 s, AMG-CG 0.4 s): AUTO's own pick goes first.
+            arm, probability = ARMS.index(_auto_arm(a)), 1.0
         else:
             arm, probability = self.tuner.choose()
         budget = None if self.fixed is not None or self.fastest is None else (
@@ -141,6 +145,14 @@ class AutoSequence:
 
     def state(self) -> dict:
         return self.tuner.state()
+
+
+def _auto_arm(a: Any) -> str:
+    """The arm closest to what plain AUTO would do with `a`."""
+    method, preconditioner, _ = choose(a)
+    if method == "direct":
+        return "direct"
+    return "amg_reuse" if preconditioner == "amg" else "recycled"
 
 
 def _budgeted(should_stop: Callable[[], str | None] | None,

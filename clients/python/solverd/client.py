@@ -194,8 +194,10 @@ class Client:
                  omega: float | None = None, state: bytes | None = None,
                  stream: bool = False, **options: Any) -> Sequence:
         """A sequence of related systems (see solverd.sequence): SOR / SSOR-CG whose omega
-        a tuner learns, or a recycling method ("gcrodr", "recycled-cg") that carries
-        its Krylov recycle space from each system to the next.
+        a tuner learns, a recycling method ("gcrodr", "recycled-cg") that carries
+        its Krylov recycle space from each system to the next, or method="auto" with
+        tuner="tsallis-inf" and stream=True: AUTO learning which configuration (direct,
+        AMG reused or rebuilt, recycling) is fastest along the stream.
 
         tuner: "tsallis-inf", "chebcb" (send `context=` with each solve), or None with a
         fixed `omega`. state: a saved `Sequence.state` to resume from. Other options
