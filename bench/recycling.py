@@ -131,18 +131,31 @@ def eigenvectors(mats: list, k: int = 20) -> list[np.ndarray]:
     return [spla.eigsh(a.tocsc(), k=k, sigma=0, which="LM")[1].T.copy() for a in mats]
 
 
-def oracle(mats: list, rhs: list, method: str,
-           vectors: list[np.ndarray]) -> tuple[int, float, int]:
+def real_eigenvectors(mats: list, k: int = 20) -> list[np.ndarray]:
+    """An orthonormal real basis (rows) of the span of the k eigenvectors of least
+    magnitude of each (nonsymmetric) matrix: eigs, real and imaginary parts, k kept."""
+    out = []
+    for a in mats:
+        _, z = spla.eigs(a.tocsc(), k=k, sigma=0, which="LM")
+        q, _ = np.linalg.qr(np.concatenate([z.real, z.imag], axis=1))
+        out.append(q[:, :k].T.copy())
+    return out
+
+
+def oracle(mats: list, rhs: list, method: str, vectors: list[np.ndarray],
+           own: bool = False) -> tuple[int, float, int]:
     """Each system after the first seeded with the exact k smallest eigenvectors of the
     previous matrix (eigsh, computed beforehand and not timed), moved to the new matrix
     as any carried space is (k products, counted): what the best space a solve could
-    hand on would give, a bound for carrying."""
+    hand on would give, a bound for carrying. `own`: each system's own eigenvectors (a
+    bound for any recycle space of k vectors)."""
     products, setup, start = 0, 0, time.perf_counter()
     for i, (a, b) in enumerate(zip(mats, rhs, strict=True)):
         space = None
-        if i:
-            u = vectors[i - 1]
-            space = RecycleSpace(u, (mats[i - 1] @ u.T).T.copy(), method)
+        if i or own:
+            j = i if own else i - 1
+            u = vectors[j]
+            space = RecycleSpace(u, (mats[j] @ u.T).T.copy(), method)
         r = solve(a, b, method=method, rtol=RTOL, recycle_space=space)
         assert r.converged, (method, i, r.stop_reason)
         products += r.matvecs
@@ -213,6 +226,8 @@ def main() -> None:
                         help=f"comma-separated tables to run, of {','.join(TABLES)}")
     parser.add_argument("--restart", type=int, default=None,
                         help="GCRO-DR's m, in process (default: solverd's)")
+    parser.add_argument("--oracle", action="store_true",
+                        help="wind: also seed with exact eigenvectors (eigs, slow)")
     parser.add_argument("--no-service", action="store_true",
                         help="skip the SolveBatch-over-gRPC row")
     args = parser.parse_args()
@@ -302,12 +317,18 @@ def main() -> None:
         g = wrng.standard_normal((k, k))
         wind = [darcy_wind(k, np.exp(1.6 * (g + 0.3 * wrng.standard_normal((k, k)))), 20.0)
                 for _ in range(count)]
+        wind_vectors = real_eigenvectors(wind) if args.oracle else []
         table("wind: high-contrast white-noise fields with convection (nonsymmetric)", {
             "scipy gmres(40)": runs(scipy_gmres, wind, ones),
             "scipy gcrotmk(40, 20), fresh": runs(scipy_gcrotmk, wind, ones, False),
             "scipy gcrotmk(40, 20), carried": runs(scipy_gcrotmk, wind, ones),
             "gcrodr, no carry-over": runs(ours, wind, ones, "gcrodr", False),
             "gcrodr, carried": runs(ours, wind, ones, "gcrodr", True),
+            **({"gcrodr, previous matrix's 20 eigenvectors (time: not a method)":
+                runs(oracle, wind, ones, "gcrodr", wind_vectors),
+                "gcrodr, its own 20 eigenvectors (time: not a method)":
+                runs(oracle, wind, ones, "gcrodr", wind_vectors, True)}
+               if args.oracle else {}),
             "scipy splu per system": runs(splu_each, wind, ones, False),
         }, "scipy gcrotmk(40, 20), carried", count)
     poisson = [poisson_2d(k)] * count
