@@ -224,9 +224,9 @@ def test_tuned_auto_learns_a_configuration_along_a_stream(client: Client) -> Non
     configuration the bandit picks (direct, AMG reused or rebuilt, recycling), the answer
     is right whatever it picked, its state comes back and resumes a new stream, and a
     unary call is refused naming the tuner."""
-    from problems import darcy_2d, gaussian_random_field
-
     from solverd.v1 import linear_pb2
+
+    from problems import darcy_2d, gaussian_random_field
 
     rng = np.random.default_rng(3)
     g0, g1 = gaussian_random_field(48, rng), gaussian_random_field(48, rng)
