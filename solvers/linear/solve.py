@@ -131,8 +131,14 @@ def choose(a: np.ndarray | sp.spmatrix, preconditioner: str = "none") -> tuple[s
     if not sparse:
         method = "cg" if spd_like else "minres" if symmetric else "gmres"
         return method, "none", "dense and large: an unpreconditioned Krylov method"
+    shifted = spd_like and _shifted(a)
+    if spd_like and not shifted:
+        # The pattern's dimension (a reverse Cuthill-McKee pass, 0.25 s at 10^6 rows)
+        # decides nothing here.
+        return "cg", "amg", ("symmetric with a positive diagonal: smoothed-aggregation "
+                             "AMG with CG")
     dimension = pattern_dimension(a)
-    if spd_like and dimension <= 2.5 and n <= AUTO_DIRECT_MAX_2D_ROWS and _shifted(a):
+    if shifted and dimension <= 2.5 and n <= AUTO_DIRECT_MAX_2D_ROWS:
         return "direct", "none", (f"symmetric, but its diagonal falls short of its "
                                   f"off-diagonal row sums in most rows (a shifted, "
                                   f"Helmholtz-like operator: likely indefinite, where CG "
