@@ -16,12 +16,13 @@ fastest peer's; the geometric mean of that ratio at the end. One BLAS thread.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,21 +213,12 @@ def sequence(args: argparse.Namespace) -> None:
     """20 systems of a slowly changing field (each step adds 5% of a fresh field to the
     log-coefficient) solved by SolveBatch (AUTO: AMG-CG, the hierarchy reused while it
     pays) against PyAMG built afresh per system and SuperLU per system."""
-    from solverd import Client
-
-    from conftest import start_server
-
     mats, b, k = _sequence_systems(args)
-    server = start_server("--backend", "cpu", "--blas-threads", "1")
-    try:
-        client = Client(server.address, timeout=3600)
-        client.solve(mats[0][:100, :100], np.ones(100))  # warm
+    with _local_client(mats[0]) as client:
         start = time.perf_counter()
         results = client.solve_batch(mats, b, rtol=RTOL, order="input",
                                      warm_start=args.warm_start)
         t_batch = time.perf_counter() - start
-    finally:
-        server.stop()
     reuses = sum(bool(r.amg and r.amg["reused"]) for r in results)
     worst = max(float(np.linalg.norm(b - a @ r.x) / np.linalg.norm(b))
                 for a, r in zip(mats, results, strict=True))
@@ -251,16 +243,10 @@ def tuned_sequence(args: argparse.Namespace) -> None:
     (Tsallis-INF over direct, AMG reused, AMG rebuilt, recycling: auto_sequence), against
     each of those configurations fixed for the whole sequence, in process (the best of
     them is the best fixed configuration in hindsight)."""
-    from solverd import Client
     from solvers.linear.auto_sequence import ARMS, AutoSequence
 
-    from conftest import start_server
-
     mats, b, k = _sequence_systems(args)
-    server = start_server("--backend", "cpu", "--blas-threads", "1")
-    try:
-        client = Client(server.address, timeout=3600)
-        client.solve(mats[0][:100, :100], np.ones(100))  # warm
+    with _local_client(mats[0]) as client:
         start = time.perf_counter()
         plays = []
         with client.sequence(method="auto", tuner="tsallis-inf", stream=True, rtol=RTOL,
@@ -270,8 +256,6 @@ def tuned_sequence(args: argparse.Namespace) -> None:
                 assert r.converged
                 plays.append(r.auto_reason.split()[3])
         t_tuned = time.perf_counter() - start
-    finally:
-        server.stop()
     in_process = AutoSequence(rtol=RTOL, seed=args.seed)
     start = time.perf_counter()
     for a in mats:
@@ -301,6 +285,23 @@ def tuned_sequence(args: argparse.Namespace) -> None:
           + ", ".join(f"{arm} {t}" for arm, t in fixed.items())
           + f" | ratio to the best fixed ({best}): stream {t_tuned / best_total:.2f}, in "
           f"process {t_local / best_total:.2f}", flush=True)
+
+
+@contextlib.contextmanager
+def _local_client(sample: sp.spmatrix) -> Iterator[Any]:
+    """A client of a fresh local CPU server (one BLAS thread), warmed on a corner of
+    `sample`; the server stops on leaving."""
+    from solverd import Client
+
+    from conftest import start_server
+
+    server = start_server("--backend", "cpu", "--blas-threads", "1")
+    try:
+        client = Client(server.address, timeout=3600)
+        client.solve(sample[:100, :100], np.ones(100))  # warm
+        yield client
+    finally:
+        server.stop()
 
 
 def _sequence_systems(args: argparse.Namespace) -> tuple[list, np.ndarray, int]:

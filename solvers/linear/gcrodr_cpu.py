@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from solvers.jit import compiled
 from solvers.linear.diagonals import dia_rows, diagonal_form
+from solvers.linear.krylov import givens_step
 from solvers.linear.products import CsrProducts
 
 FAST = {"reassoc", "contract"}
@@ -108,18 +109,9 @@ def _steps(indptr: Any, indices: Any, data: Any, offsets: Any, vals: Any, lo: in
         hn = math.sqrt(norm2)
         hess[j + 1, j] = hn
         rot[j + 1] = hn
-        for i in range(j):
-            a = cs[i] * rot[i] + sn[i] * rot[i + 1]
-            rot[i + 1] = -sn[i] * rot[i] + cs[i] * rot[i + 1]
-            rot[i] = a
-        denom = math.hypot(rot[j], rot[j + 1])
+        denom = givens_step(rot, cs, sn, g, j)
         if denom == 0.0:
             return j, SINGULAR
-        cs[j] = rot[j] / denom
-        sn[j] = rot[j + 1] / denom
-        rot[j] = denom
-        g[j + 1] = -sn[j] * g[j]
-        g[j] = cs[j] * g[j]
         for i in range(j + 1):
             tri[i, j] = rot[i]
         out = basis[kc + j + 1]

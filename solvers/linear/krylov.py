@@ -27,6 +27,7 @@ import scipy.linalg
 import scipy.linalg.blas
 
 from solvers.backend import host_scalars
+from solvers.jit import compiled
 
 # None means no preconditioner: kernels then skip work that M = I makes redundant.
 Precond = Callable[[Any], Any] | None
@@ -250,11 +251,14 @@ def arnoldi_step(xp: ModuleType, rows: Any, w: Any) -> np.ndarray:
     return col
 
 
+@compiled()
 def givens_step(col: np.ndarray, cs: np.ndarray, sn: np.ndarray, g: np.ndarray,
                 j: int) -> float:
     """Column j of an upper Hessenberg least-squares problem: applies the j earlier
     rotations to `col` in place, then the one that zeroes col[j + 1], and rotates the
-    right-hand side g. Returns the new diagonal entry (0: the matrix is singular)."""
+    right-hand side g. Returns the new diagonal entry (0: the matrix is singular).
+    Compiled: GMRES's and GCRO-DR's NumPy cycles call it per step, and gcrodr_cpu's
+    compiled steps inline it."""
     for i in range(j):
         t = cs[i] * col[i] + sn[i] * col[i + 1]
         col[i + 1] = -sn[i] * col[i] + cs[i] * col[i + 1]
