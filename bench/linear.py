@@ -2,6 +2,7 @@
 
     python bench/linear.py [--quick] [--only darcy,...] [--repeats 1] [--no-client]
     python bench/linear.py --sequence [--quick] [--systems 20] [--tuned]
+    python bench/linear.py --same-matrix [--quick] [--systems 20]
 
 Each problem is solved to rtol 1e-8 on the true residual by solverd's AUTO (in process
 and through a client to a local server) and by its peers in the same run: PyAMG
@@ -238,6 +239,44 @@ def sequence(args: argparse.Namespace) -> None:
           f"ratio {t_batch / fastest:.2f}", flush=True)
 
 
+def same_matrix(args: argparse.Namespace) -> None:
+    """Many right-hand sides of one nonsymmetric matrix (convection-diffusion, Pe 400,
+    AUTO: SuperLU), one at a time: a SolveBatch of one matrix and a SolveSequence stream
+    (the same A object, sent once) that keep its LU factors, against spsolve per system
+    and against SciPy's splu once then its solve per system (what a user who knows the
+    matrix repeats would write)."""
+    k = 150 if args.quick else 300
+    a = _convection_diffusion(k, 400.0)
+    rhs = np.random.default_rng(2).standard_normal((args.systems, k * k))
+    with _local_client(a) as client:
+        start = time.perf_counter()
+        batch = client.solve_batch(a, rhs, rtol=RTOL)
+        t_batch = time.perf_counter() - start
+        start = time.perf_counter()
+        with client.sequence(method="auto", stream=True, rtol=RTOL) as seq:
+            streamed = [seq.solve(a, b) for b in rhs]
+        t_stream = time.perf_counter() - start
+    reused = [sum(r.factors_reused for r in rs) for rs in (batch, streamed)]
+    worst = max(float(np.linalg.norm(b - a @ r.x) / np.linalg.norm(b))
+                for rs in (batch, streamed) for b, r in zip(rhs, rs, strict=True))
+    csc = a.tocsc()
+    start = time.perf_counter()
+    for b in rhs:
+        spla.spsolve(csc, b)
+    t_spsolve = time.perf_counter() - start
+    start = time.perf_counter()
+    lu = spla.splu(csc)
+    for b in rhs:
+        lu.solve(b)
+    t_splu = time.perf_counter() - start
+    print(f"same matrix: {args.systems} right-hand sides, convection-diffusion Pe 400 {k}^2 | "
+          f"solverd SolveBatch {t_batch:.2f} s, stream {t_stream:.2f} s (factors reused "
+          f"{reused[0]} and {reused[1]} times, worst residual {worst:.1e}) | spsolve per "
+          f"system {t_spsolve:.2f} s | splu once {t_splu:.2f} s | ratio to spsolve: batch "
+          f"{t_batch / t_spsolve:.2f}, stream {t_stream / t_spsolve:.2f}; to splu once: "
+          f"batch {t_batch / t_splu:.2f}, stream {t_stream / t_splu:.2f}", flush=True)
+
+
 def tuned_sequence(args: argparse.Namespace) -> None:
     """The sequence row's systems solved by AUTO tuned along a SolveSequence stream
     (Tsallis-INF over direct, AMG reused, AMG rebuilt, recycling: auto_sequence), against
@@ -330,7 +369,12 @@ def main() -> None:
     parser.add_argument("--tuned", action="store_true",
                         help="sequence: AUTO tuned along a stream against fixed configurations")
     parser.add_argument("--seed", type=int, default=0, help="--tuned: the tuner's seed")
+    parser.add_argument("--same-matrix", action="store_true",
+                        help="only the row of many right-hand sides of one matrix")
     args = parser.parse_args()
+    if args.same_matrix:
+        same_matrix(args)
+        return
     if args.sequence and args.tuned:
         tuned_sequence(args)
         return

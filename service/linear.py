@@ -41,7 +41,7 @@ from solverd.wire import DecodedMessage
 from solvers import linear
 from solvers.errors import SolverInputError
 from solvers.linear.auto_sequence import AutoSequence
-from solvers.linear.carry import AmgCarry, RecycleCarry
+from solvers.linear.carry import AmgCarry, FactorCarry, RecycleCarry
 from solvers.linear.ordering import order_by
 from solvers.linear.sequence import SequenceStep, SolverSequence
 
@@ -104,6 +104,7 @@ class BatchState:
     carry: RecycleCarry = field(default_factory=RecycleCarry)
     previous_x: Any = None
     amg: AmgCarry = field(default_factory=AmgCarry)  # the hierarchy reused across systems
+    lu: FactorCarry = field(default_factory=FactorCarry)  # a batch of one matrix: its LU
 
 
 @dataclass
@@ -115,6 +116,7 @@ class StreamState:
     first: validation.SolveProblem | None = None
     carry: RecycleCarry = field(default_factory=RecycleCarry)  # GCRO-DR / recycled CG
     amg: AmgCarry = field(default_factory=AmgCarry)  # the hierarchy reused across messages
+    lu: FactorCarry = field(default_factory=FactorCarry)  # the last matrix's LU factors
 
 
 class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
@@ -144,6 +146,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         except RpcFailure as failure:  # the stream went silent
             status = to_grpc_status(detached(failure))
             await context.abort(status.code, status.details, status.trailing_metadata)
+        finally:
+            stream.lu.close()  # kept factors do not outlive the stream
 
     async def _solve(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                      stream: StreamState | None,
@@ -174,7 +178,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 stream.sequence = sequence
         response, result = await self._execute(problem, sequence, context, labels,
                                                time.perf_counter() - started, same_matrix,
-                                               None if stream is None else stream.amg)
+                                               None if stream is None else stream.amg,
+                                               None if stream is None else stream.lu)
         if stream is not None and problem.method in validation.RECYCLING_METHODS:
             stream.carry.record(problem.a, result.matvecs, bool(result.extra.get("recycled")),
                                 result.extra.get("recycle_space"))
@@ -184,13 +189,16 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                          context: grpc.aio.ServicerContext
                          ) -> AsyncIterator[linear_pb2.SolveBatchResponse]:
         batch = BatchState()
-        for position in range(self.config.limits.max_batch):
-            yield await run_rpc("solverd.v1.LinearSolver/SolveBatch", request, context,
-                                functools.partial(self._batch_step, request, context, batch,
-                                                  position),
-                                count_request=position == 0, streamed=True)
-            if position + 1 >= batch.problem.count:  # type: ignore[union-attr]
-                return
+        try:
+            for position in range(self.config.limits.max_batch):
+                yield await run_rpc("solverd.v1.LinearSolver/SolveBatch", request, context,
+                                    functools.partial(self._batch_step, request, context,
+                                                      batch, position),
+                                    count_request=position == 0, streamed=True)
+                if position + 1 >= batch.problem.count:  # type: ignore[union-attr]
+                    return
+        finally:
+            batch.lu.close()  # kept factors do not outlive the call
 
     async def _batch_step(self, request: DecodedMessage, context: grpc.aio.ServicerContext,
                           batch: BatchState, position: int,
@@ -212,9 +220,10 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         if recycling:
             problem.recycle_space = batch.carry.offer(a)
         same_matrix = plan.values is None and problem.recycle_space is not None
+        one_matrix = plan.values is None and plan.count > 1
         response, result = await self._execute(problem, None, context, labels,
                                                time.perf_counter() - started, same_matrix,
-                                               batch.amg)
+                                               batch.amg, batch.lu if one_matrix else None)
         if recycling:
             batch.carry.record(a, result.matvecs, bool(result.extra.get("recycled")),
                                result.extra.get("recycle_space"))
@@ -253,7 +262,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                        sequence: SolverSequence | AutoSequence | None,
                        context: grpc.aio.ServicerContext, labels: dict[str, str],
                        decode_seconds: float, same_matrix: bool = False,
-                       amg_carry: AmgCarry | None = None
+                       amg_carry: AmgCarry | None = None,
+                       factor_carry: FactorCarry | None = None
                        ) -> tuple[linear_pb2.SolveResponse, Any]:
         """Runs one solve on a worker; the response and the solver's result."""
         labels["method"] = problem.method
@@ -274,6 +284,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 device=backend.device, precision=problem.precision,
                 allow_gpu=self.config.allow_gpu, omega=omega, amg_options=problem.amg,
                 amg_hierarchy=None if amg_carry is None else amg_carry.offer(problem.a),
+                factors=None if factor_carry is None else factor_carry.offer(problem.a),
+                keep_factors=factor_carry is not None,
                 should_stop=stop.poll, **_recycling_options(problem, same_matrix))
         tiny = sequence is None and _tiny(problem, backend)
         first_try = None
@@ -286,6 +298,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
         result = step.result if step is not None else outcome
         if amg_carry is not None and step is None:
             amg_carry.record(problem.a, result)
+        if factor_carry is not None and step is None:
+            factor_carry.record(result)
         labels["method"] = problem.method if step is not None else result.method
         rpc = labels["rpc"]
         metrics.child(metrics.COMPUTE_SECONDS, rpc, labels["method"], backend.device).observe(
@@ -335,6 +349,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
             response.amg.coarse_rows = hierarchy.coarse_rows
             response.amg.setup_seconds = hierarchy.setup_seconds
         response.auto_reason = result.extra.get("auto_reason", "")
+        response.factors_reused = bool(result.extra.get("factors_reused"))
+        response.direct_solver = result.extra.get("direct_solver", "")
         to_tensor(result.x, response.x)
         fill_info(response.info, result.backend, result.device, result.precision,
                   result.stop_reason, decode_seconds, queued, result.seconds, encode_start)

@@ -634,6 +634,8 @@ def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
         chosen, preconditioner, _ = choose(first, options["preconditioner"])
         if preconditioner == "amg":  # large SPD-looking: AMG-CG, its hierarchy reused
             method, options["preconditioner"] = chosen, "amg"
+        elif chosen == "direct" and values is None:  # one matrix: factorised once
+            method = "direct"
         else:  # recycling (ILU is not symmetric: recycled CG refuses it)
             spd = looks_spd(first) and options["preconditioner"] != "ilu"
             method = "recycled_cg" if spd else "gcrodr"

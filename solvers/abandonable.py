@@ -15,6 +15,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.spawn
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +80,34 @@ def _child(connection: multiprocessing.connection.Connection, fn: Callable[..., 
     connection.close()
 
 
+def _await(receiver: Any, process: Any, should_stop: Callable[[], str | None] | None) -> Any:
+    """The child's next answer, polling `should_stop` between short waits. Raises what
+    the child raised, Interrupted on a stop, RuntimeError if the child died."""
+    while True:
+        if receiver.poll(POLL_SECONDS):
+            try:
+                status, value = receiver.recv()
+            except EOFError:
+                raise RuntimeError(f"the factorisation's process died "
+                                   f"(exit code {process.exitcode})") from None
+            if status == "error":
+                raise value
+            return value
+        reason = should_stop() if should_stop is not None else None
+        if reason:
+            raise Interrupted(reason)
+        if not process.is_alive() and not receiver.poll(0):
+            raise RuntimeError(f"the factorisation's process died (exit code "
+                               f"{process.exitcode})")
+
+
+def _end(process: Any) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join(5)
+    process.close()
+
+
 def run(fn: Callable[..., Any], args: tuple[Any, ...],
         should_stop: Callable[[], str | None] | None) -> Any:
     """fn(*args) in a child process (fn and args picklable; fn importable). Raises
@@ -92,28 +121,91 @@ def run(fn: Callable[..., Any], args: tuple[Any, ...],
     _start(process)
     sender.close()
     try:
-        while True:
-            if receiver.poll(POLL_SECONDS):
-                try:
-                    status, value = receiver.recv()
-                except EOFError:
-                    raise RuntimeError(f"the factorisation's process died "
-                                       f"(exit code {process.exitcode})") from None
-                if status == "error":
-                    raise value
-                return value
-            reason = should_stop() if should_stop is not None else None
-            if reason:
-                raise Interrupted(reason)
-            if not process.is_alive() and not receiver.poll(0):
-                raise RuntimeError(f"the factorisation's process died (exit code "
-                                   f"{process.exitcode})")
+        return _await(receiver, process, should_stop)
     finally:
         receiver.close()
-        if process.is_alive():
-            process.kill()
-        process.join(5)
-        process.close()
+        _end(process)
+
+
+def _keeper_child(connection: multiprocessing.connection.Connection,
+                  build: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        kept = build(*args)
+    except Exception as exc:
+        connection.send(("error", exc))
+        connection.close()
+        return
+    connection.send(("ok", None))
+    while True:
+        try:
+            name, call_args = connection.recv()
+        except (EOFError, OSError):  # the parent closed or died: nothing left to serve
+            return
+        try:
+            outcome: tuple[str, Any] = ("ok", getattr(kept, name)(*call_args))
+        except Exception as exc:
+            outcome = ("error", exc)
+        connection.send(outcome)
+
+
+def _close_keeper(connection: Any, process: Any) -> None:
+    connection.close()
+    _end(process)
+
+
+class Keeper:
+    """An object built by build(*args) in a child process and kept there, its methods
+    called by name until `close` (a SuperLU factorisation reused for more right-hand
+    sides: the object cannot cross processes, and building it cannot poll a stop). A
+    stop during a call kills the child, so a Keeper that raised Interrupted is closed.
+    Without a fork server the object is built and kept in place."""
+
+    def __init__(self, build: Callable[..., Any], args: tuple[Any, ...],
+                 should_stop: Callable[[], str | None] | None) -> None:
+        self._local: Any = None
+        self._closed = False
+        self._connection: Any = None
+        self._process: Any = None
+        self._finalizer: Any = None
+        context = _context()
+        if context is None:
+            self._local = build(*args)
+            return
+        parent, child = context.Pipe(duplex=True)
+        process = context.Process(target=_keeper_child, args=(child, build, args), daemon=True)
+        _start(process)
+        child.close()
+        self._connection, self._process = parent, process
+        # The child goes with this object even if nobody closes it.
+        self._finalizer = weakref.finalize(self, _close_keeper, parent, process)
+        try:
+            _await(parent, process, should_stop)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def in_child(self) -> bool:
+        return self._process is not None
+
+    def call(self, name: str, args: tuple[Any, ...],
+             should_stop: Callable[[], str | None] | None) -> Any:
+        if self._closed:
+            raise RuntimeError("the kept object was closed")
+        if self._process is None:
+            return getattr(self._local, name)(*args)
+        try:
+            self._connection.send((name, args))
+            return _await(self._connection, self._process, should_stop)
+        except (Interrupted, RuntimeError, OSError):
+            self.close()  # killed at a stop, or dead: the child serves no more
+            raise
+
+    def close(self) -> None:
+        self._closed = True
+        if self._finalizer is not None:
+            self._finalizer()
+        self._local = None
 
 
 def _nothing() -> None:

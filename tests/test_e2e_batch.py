@@ -68,7 +68,7 @@ def test_input_and_feature_orders(client: Client) -> None:
 def test_one_matrix_many_right_hand_sides(client: Client) -> None:
     a = poisson_2d(16)
     rhs = np.random.default_rng(2).standard_normal((6, N))
-    results = client.solve_batch(a, rhs, rtol=1e-9)  # auto: SPD, so recycled CG
+    results = client.solve_batch(a, rhs, method="recycled_cg", rtol=1e-9)
     for b, r in zip(rhs, results, strict=True):
         _assert_solved(a, b, r)
         assert r.method == "recycled_cg"
@@ -76,6 +76,12 @@ def test_one_matrix_many_right_hand_sides(client: Client) -> None:
     # The same matrix: the space is reused with no setup products.
     assert all(r.matvecs <= r.iterations + 3 and r.recycle_setup_matvecs == 0 for r in results)
     assert results[-1].iterations < results[0].iterations
+    # AUTO: a matrix this small is factorised, once for the whole batch.
+    direct = client.solve_batch(a, rhs, rtol=1e-9)
+    assert [r.method for r in direct] == ["direct"] * 6
+    assert [r.factors_reused for r in direct] == [False] + [True] * 5
+    for b, r in zip(rhs, direct, strict=True):
+        _assert_solved(a, b, r)
 
 
 def test_warm_start_and_nonsymmetric_auto(client: Client) -> None:

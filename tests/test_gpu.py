@@ -163,3 +163,54 @@ def test_gpu_amg_cycle_runs_on_the_device() -> None:
     r = _solve(elastic, rhs, method="cg", preconditioner="amg", rtol=1e-10, device="gpu",
                amg_options=AmgOptions(near_nullspace=modes))
     assert r.converged and r.iterations < 30 and relative_residual(elastic, r.x, rhs) <= 1e-10
+
+
+def _nvmath_importable() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("nvmath") is not None
+
+
+def test_gpu_direct_says_which_factorisation_ran(monkeypatch) -> None:
+    from solvers.linear import direct
+
+    r = _solve(NONSYM, B, method="direct", rtol=1e-10, device="gpu")
+    assert r.extra["direct_solver"] == ("cudss" if _nvmath_importable() else "cupyx-splu")
+    assert r.converged and relative_residual(NONSYM, r.x, B) <= 1e-10
+    monkeypatch.setattr(direct, "_cudss_importable", lambda: False)
+    r = _solve(NONSYM, B, method="direct", rtol=1e-10, device="gpu")
+    assert r.extra["direct_solver"] == "cupyx-splu"
+    assert r.converged and relative_residual(NONSYM, r.x, B) <= 1e-10
+
+
+def test_gpu_direct_falls_back_to_splu_when_cudss_fails(monkeypatch, caplog) -> None:
+    from solvers.linear import direct
+
+    def broken(*args):
+        raise OSError("libcudss.so.0: cannot open shared object file")
+
+    monkeypatch.setattr(direct, "_cudss_importable", lambda: True)
+    monkeypatch.setattr(direct, "_cudss", broken)
+    r = _solve(NONSYM, B, method="direct", rtol=1e-10, device="gpu")
+    assert r.extra["direct_solver"] == "cupyx-splu" and r.converged
+    assert "cuDSS failed" in caplog.text
+
+
+def test_gpu_kept_factors_solve_more_right_hand_sides() -> None:
+    """The factors kept on the device (cuDSS where nvmath-python imports) answer later
+    right-hand sides, of the planned shape or another, and are freed on close."""
+    rhs = np.random.default_rng(8).standard_normal((NONSYM.shape[0], 3))
+    first = _solve(NONSYM, rhs[:, 0], method="direct", rtol=1e-10, device="gpu",
+                   keep_factors=True)
+    kept = first.extra["factors"]
+    assert kept.on_gpu and kept.which == first.extra["direct_solver"]
+    again = _solve(NONSYM, rhs[:, 1], rtol=1e-10, device="gpu", factors=kept)
+    wide = _solve(NONSYM, rhs[:, 1:], rtol=1e-10, device="gpu", factors=kept)
+    assert again.extra["factors_reused"] and wide.extra["factors_reused"]
+    assert relative_residual(NONSYM, again.x, rhs[:, 1]) <= 1e-10
+    assert np.linalg.norm(NONSYM @ wide.x - rhs[:, 1:]) <= 1e-10 * np.linalg.norm(rhs[:, 1:])
+    kept.close()
+    if _nvmath_importable() and "stand-in" in GPU.name:
+        from nvmath.sparse.advanced import COUNTS  # the stand-in's books
+
+        assert COUNTS["created"] == COUNTS["freed"]

@@ -114,3 +114,34 @@ class AmgCarry:
                 or self.extra_seconds >= self.hierarchy.setup_seconds):
             self.hierarchy = None  # a new one costs less than keeping this one
             self.rebuilds += 1
+
+
+@dataclass
+class FactorCarry:
+    """The LU factors a batch of one matrix or a stream keeps for its next systems of
+    the same A (a factorisation is most of a direct solve: the triangles of a 90k-row 2-D
+    system take a few milliseconds against its 0.3 s). They are offered only to a system
+    whose matrix they factor, closed as soon as another matrix comes (a child process
+    holding them is killed), and closed when the call ends."""
+
+    factors: Any = None
+    reuses: int = 0
+
+    def offer(self, a: Any) -> Any:
+        if self.factors is not None and (self.factors.closed or not same_pattern(
+                self.factors.matrix, a)):
+            self.close()
+        return self.factors
+
+    def record(self, result: Any) -> None:
+        kept = result.extra.get("factors")
+        if kept is not self.factors:
+            self.close()
+            self.factors = kept
+        elif kept is not None:
+            self.reuses += 1
+
+    def close(self) -> None:
+        if self.factors is not None:
+            self.factors.close()
+        self.factors = None

@@ -22,7 +22,8 @@ from solvers.backend import Backend, get_backend
 from solvers.errors import SolverInputError, check_stop
 from solvers.linear import amg, krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
-from solvers.linear.direct import SingularMatrix, direct_solve
+from solvers.linear.direct import Factors, SingularMatrix, direct_solve
+from solvers.linear.pattern import pattern_dimension
 from solvers.linear.products import fast_products
 from solvers.scaling import divided, safe_scale
 
@@ -157,27 +158,6 @@ def choose(a: np.ndarray | sp.spmatrix, preconditioner: str = "none") -> tuple[s
                             f"smoothed-aggregation AMG with GMRES")
 
 
-def pattern_dimension(a: sp.spmatrix) -> float:
-    """The dimension d the sparsity pattern behaves like: after reverse Cuthill-McKee,
-    the typical distance |i - j| of an entry grows as n^((d - 1) / d) on a d-D grid (a
-    band of k on k^2 points, of k^2 on k^3). One O(nnz) pass; 1 for a band."""
-    from scipy.sparse.csgraph import reverse_cuthill_mckee
-
-    csr = sp.csr_matrix(a)
-    n = csr.shape[0]
-    if n < 16 or csr.nnz == 0:
-        return 1.0
-    pattern = (csr != 0).astype(np.int8)
-    order = reverse_cuthill_mckee(pattern + pattern.T, symmetric_mode=True)
-    where = np.empty(n, dtype=np.int64)
-    where[order] = np.arange(n)
-    coo = pattern.tocoo()
-    spread = np.abs(where[coo.row] - where[coo.col])
-    typical = float(np.percentile(spread[spread > 0], 90)) if (spread > 0).any() else 1.0
-    ratio = math.log(max(typical, 1.0)) / math.log(n)
-    return 1.0 / max(1.0 - ratio, 1e-3)
-
-
 def looks_spd(a: np.ndarray | sp.spmatrix) -> bool:
     """Symmetric with a positive diagonal: AUTO's test for the CG family."""
     return is_symmetric(a) and _positive_diagonal(a)
@@ -235,6 +215,8 @@ def solve(
     same_matrix: bool = False,
     amg_options: amg.AmgOptions | None = None,
     amg_hierarchy: amg.Hierarchy | None = None,
+    factors: Factors | None = None,
+    keep_factors: bool = False,
 ) -> LinearSolveResult:
     """Solves A x = b (b of shape (n,) or (n, k)) on the CPU or the GPU.
 
@@ -249,6 +231,10 @@ def solve(
     device arrays; `same_matrix` when A has not changed, else k products re-fit it)
     and return the next one in `result.extra["recycle_space"]`; `restart` is
     GCRO-DR's m (default 40), `recycle` its k (default 20).
+
+    `keep_factors` keeps a direct solve's factorisation in `result.extra["factors"]`;
+    passed back as `factors` for a system of the same A ("direct" or "auto"), the next
+    solve reuses it (`extra["factors_reused"]`). The caller closes them when done.
     """
     start = time.perf_counter()
     n = a.shape[0]
@@ -288,11 +274,19 @@ def solve(
                        precision=precision, allow_gpu=allow_gpu, omega=omega,
                        should_stop=should_stop, recycle=recycle, recycle_space=recycle_space,
                        same_matrix=same_matrix, amg_options=amg_options,
-                       amg_hierarchy=amg_hierarchy)
+                       amg_hierarchy=amg_hierarchy, factors=factors,
+                       keep_factors=keep_factors)
         return _unscaled(result, a_s, b_s, np.float64(scale_b), np.float64(scale_a), rtol,
                          atol / scale_b, start)
     auto_reason = ""
-    if method == "auto":
+    reusable = (factors is not None and method in ("auto", "direct") and factors.matches(
+        a, dtype, get_backend(device_for("direct", device), allow_gpu=allow_gpu).is_gpu))
+    if not reusable:
+        factors = None
+    if method == "auto" and reusable:
+        chosen, preconditioner = "direct", "none"
+        auto_reason = "the factors of this matrix, kept from an earlier system: their triangles"
+    elif method == "auto":
         chosen, preconditioner, auto_reason = choose(a, preconditioner)
     else:
         chosen = method
@@ -326,7 +320,8 @@ def solve(
     setup_start = time.perf_counter()
     extra: dict[str, Any] = {}
     if chosen == "direct":
-        outcomes = _direct(a, a_dev, b_dev, x_dev, backend, dtype, should_stop)
+        outcomes = _direct(a, a_dev, b_dev, x_dev, backend, dtype, should_stop, factors,
+                           keep_factors, extra)
         used_preconditioner = "none"
     else:
         options: dict[str, Any] = {}
@@ -564,11 +559,19 @@ def _on_backend(backend: Backend, v: Any, dtype: np.dtype) -> Any:
 
 
 def _direct(a_host: Any, a_dev: Any, b_dev: Any, x_dev: Any, backend: Backend,
-            dtype: np.dtype, should_stop: Callable[[], str | None] | None = None
+            dtype: np.dtype, should_stop: Callable[[], str | None] | None,
+            factors: Factors | None, keep: bool, extra: dict[str, Any]
             ) -> list[krylov.KernelOutcome]:
     k = b_dev.shape[1]
     try:
-        x = direct_solve(a_host, a_dev, b_dev, backend, dtype, should_stop)
+        x, used, which = direct_solve(a_host, a_dev, b_dev, backend, dtype, should_stop,
+                                      factors, keep)
+        extra["direct_solver"] = which
+        if used is not None:
+            extra["factors"] = used
+            extra["factors_reused"] = used is factors
+            if used is not factors:
+                extra["factor_seconds"] = used.factor_seconds
     except SingularMatrix:
         return [krylov.KernelOutcome(None, 0, 0, "singular") for _ in range(k)]
     x_dev[...] = x.reshape(x_dev.shape)

@@ -50,6 +50,8 @@ class AsyncStreamSequence(AsyncSequence):
     """One SolveSequence stream, opened at the first solve; the state stays server-side
     and passing the very same `A` object again sends it only once."""
 
+    STREAMED = True
+
     def __init__(self, client: AsyncClient, *, timeout: float | None = None,
                  **kw: Any) -> None:
         super().__init__(client, **kw)

@@ -106,7 +106,8 @@ class Client:
         patterns go in separate calls). rhs: one vector per system (a sequence or an
         (N, n) array), or one vector for N matrices. method: "auto" (over 20,000 rows
         and SPD-looking: AMG-CG, its hierarchy reused from system to system while that
-        pays; else recycled CG for SPD-looking matrices, GCRO-DR otherwise), "gcrodr",
+        pays; one matrix that AUTO would factorise: one LU for every system; else
+        recycled CG for SPD-looking matrices, GCRO-DR otherwise), "gcrodr",
         "recycled_cg", or any method of `solve` (then without recycling; with
         preconditioner "amg" the hierarchy is reused as for auto). order: "auto", "input", "values",
         "features". progress: True for a bar on stderr, or a callable(done, total).
@@ -197,7 +198,9 @@ class Client:
         a tuner learns, a recycling method ("gcrodr", "recycled-cg") that carries
         its Krylov recycle space from each system to the next, or method="auto" with
         tuner="tsallis-inf" and stream=True: AUTO learning which configuration (direct,
-        AMG reused or rebuilt, recycling) is fastest along the stream.
+        AMG reused or rebuilt, recycling) is fastest along the stream. With stream=True
+        any method may go without a tuner: the server keeps the AMG hierarchy from
+        system to system and, when the same A object is solved again, its LU factors.
 
         tuner: "tsallis-inf", "chebcb" (send `context=` with each solve), or None with a
         fixed `omega`. state: a saved `Sequence.state` to resume from. Other options

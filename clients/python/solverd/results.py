@@ -110,6 +110,12 @@ class SolveResult:
     # grid_complexity, coarse_rows, setup_seconds); method "auto": why it chose what it did.
     amg: dict[str, Any] | None = None
     auto_reason: str = ""
+    # method "direct" in a batch of one matrix or a sequence: whether this system reused
+    # an earlier system's LU factors (triangular solves only).
+    factors_reused: bool = False
+    # method "direct": which factorisation ran ("superlu", "lapack", "cudss",
+    # "cupyx-splu", "cupy-dense").
+    direct_solver: str = ""
 
     @classmethod
     def from_proto(cls, decoded: DecodedMessage, round_trip: float) -> SolveResult:
@@ -142,6 +148,8 @@ class SolveResult:
                   "setup_seconds": msg.amg.setup_seconds, "reused": msg.amg.reused}
                  if msg.HasField("amg") else None),
             auto_reason=msg.auto_reason,
+            factors_reused=msg.factors_reused,
+            direct_solver=msg.direct_solver,
         )
 
 

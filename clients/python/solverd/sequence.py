@@ -36,14 +36,20 @@ if TYPE_CHECKING:
 class SequenceState:
     """What a sequence carries between solves, whichever client sends them."""
 
+    # A stream carries setup on the server (an AMG hierarchy, LU factors of a repeated
+    # matrix), so it needs no tuner or recycling method to be worth opening.
+    STREAMED = False
+
     def __init__(self, client: Any, *, method: str = "sor", tuner: str | None = None,
                  omega: float | None = None, state: bytes | None = None,
                  context_range: tuple[float, float] | None = None, cap: int | None = None,
                  seed: int = 0, **options: Any) -> None:
         self._recycling = method.replace("-", "_") in RECYCLING_METHODS
-        if tuner is None and omega is None and state is None and not self._recycling:
+        if (tuner is None and omega is None and state is None and not self._recycling
+                and not self.STREAMED):
             raise ValueError("give a tuner ('tsallis-inf', 'chebcb') or a fixed omega, or a "
-                             "recycling method ('gcrodr', 'recycled-cg')")
+                             "recycling method ('gcrodr', 'recycled-cg'), or stream=True "
+                             "(the server keeps AMG and LU setup along the stream)")
         self._client = client
         # Unary recycling sequences carry the recycle space themselves, like the state.
         self._space: linear_pb2.RecycleSpace | None = None
@@ -110,7 +116,11 @@ _END = object()
 
 
 class StreamSequence(Sequence):
-    """The same calls on one SolveSequence stream (opened at the first solve)."""
+    """The same calls on one SolveSequence stream (opened at the first solve). Any
+    method may stream: the server keeps an AMG hierarchy and, for a matrix sent again
+    (the same object: it goes as `same_matrix`), its LU factors."""
+
+    STREAMED = True
 
     def __init__(self, client: Client, *, timeout: float | None = None, **kw: Any) -> None:
         super().__init__(client, **kw)

@@ -326,7 +326,7 @@ class SolveInfo(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., decode_seconds: _Optional[float] = ..., queue_seconds: _Optional[float] = ..., compute_seconds: _Optional[float] = ..., encode_seconds: _Optional[float] = ..., precision: _Optional[str] = ..., stop_reason: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...
 
 class SolveResponse(_message.Message):
-    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info", "omega", "best_omega", "tuned_iterations", "capped", "tuner_state", "recycled", "recycle_space", "recycle_bytes", "recycle_setup_matvecs", "amg", "auto_reason")
+    __slots__ = ("x", "converged", "iterations", "residual_norm", "method", "matvecs", "column_iterations", "column_converged", "column_residual_norms", "info", "omega", "best_omega", "tuned_iterations", "capped", "tuner_state", "recycled", "recycle_space", "recycle_bytes", "recycle_setup_matvecs", "amg", "auto_reason", "factors_reused", "direct_solver")
     X_FIELD_NUMBER: _ClassVar[int]
     CONVERGED_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -348,6 +348,8 @@ class SolveResponse(_message.Message):
     RECYCLE_SETUP_MATVECS_FIELD_NUMBER: _ClassVar[int]
     AMG_FIELD_NUMBER: _ClassVar[int]
     AUTO_REASON_FIELD_NUMBER: _ClassVar[int]
+    FACTORS_REUSED_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_SOLVER_FIELD_NUMBER: _ClassVar[int]
     x: _tensor_pb2.Tensor
     converged: bool
     iterations: int
@@ -369,4 +371,6 @@ class SolveResponse(_message.Message):
     recycle_setup_matvecs: int
     amg: AmgHierarchy
     auto_reason: str
-    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ..., omega: _Optional[float] = ..., best_omega: _Optional[float] = ..., tuned_iterations: _Optional[int] = ..., capped: _Optional[bool] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., recycled: _Optional[bool] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., recycle_bytes: _Optional[int] = ..., recycle_setup_matvecs: _Optional[int] = ..., amg: _Optional[_Union[AmgHierarchy, _Mapping]] = ..., auto_reason: _Optional[str] = ...) -> None: ...
+    factors_reused: bool
+    direct_solver: str
+    def __init__(self, x: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., converged: _Optional[bool] = ..., iterations: _Optional[int] = ..., residual_norm: _Optional[float] = ..., method: _Optional[_Union[Method, str]] = ..., matvecs: _Optional[int] = ..., column_iterations: _Optional[_Iterable[int]] = ..., column_converged: _Optional[_Iterable[bool]] = ..., column_residual_norms: _Optional[_Iterable[float]] = ..., info: _Optional[_Union[SolveInfo, _Mapping]] = ..., omega: _Optional[float] = ..., best_omega: _Optional[float] = ..., tuned_iterations: _Optional[int] = ..., capped: _Optional[bool] = ..., tuner_state: _Optional[_Union[TunerState, _Mapping]] = ..., recycled: _Optional[bool] = ..., recycle_space: _Optional[_Union[RecycleSpace, _Mapping]] = ..., recycle_bytes: _Optional[int] = ..., recycle_setup_matvecs: _Optional[int] = ..., amg: _Optional[_Union[AmgHierarchy, _Mapping]] = ..., auto_reason: _Optional[str] = ..., factors_reused: _Optional[bool] = ..., direct_solver: _Optional[str] = ...) -> None: ...

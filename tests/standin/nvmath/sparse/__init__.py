@@ -1,0 +1,1 @@
+"""nvmath.sparse on the stand-in (see nvmath/__init__.py)."""
