@@ -12,6 +12,7 @@ SuperLU's 0.47 s.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from solvers.errors import SolverInputError
+from solvers.linear.spectral import estimates_in_this_thread
 
 KINDS = ("auto", "sa", "air")
 STRENGTHS = ("auto", "symmetric", "evolution", "classical")
@@ -110,12 +112,15 @@ def build(a: sp.spmatrix | np.ndarray, method: str, options: AmgOptions | None =
             smoother = "gauss_seidel" if options.smoother == "auto" else options.smoother
             smoothing: Any = (("gauss_seidel", {"sweep": "symmetric"}) if smoother == "gauss_seidel"
                          else ("jacobi", {"omega": 2.0 / 3.0}))
-            ml = pyamg.smoothed_aggregation_solver(
-                A, B=options.near_nullspace,
-                symmetry="hermitian" if symmetric else "nonsymmetric",
-                presmoother=smoothing, postsmoother=smoothing,
-                max_levels=options.max_levels, max_coarse=options.max_coarse,
-                **_strength("symmetric" if options.strength == "auto" else options.strength))
+            # Symmetric builds only (see solvers/linear/spectral)
+            with estimates_in_this_thread() if symmetric else contextlib.nullcontext():
+                ml = pyamg.smoothed_aggregation_solver(
+                    A, B=options.near_nullspace,
+                    symmetry="hermitian" if symmetric else "nonsymmetric",
+                    presmoother=smoothing, postsmoother=smoothing,
+                    max_levels=options.max_levels, max_coarse=options.max_coarse,
+                    **_strength("symmetric" if options.strength == "auto"
+                                else options.strength))
     except (ValueError, RuntimeError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
         raise SolverInputError("preconditioner", f"amg setup failed: {exc}") from None
     seconds = time.perf_counter() - start
