@@ -31,6 +31,9 @@ class Limits:
     max_state_numbers: int = 100_000
     # A stream (SolveSequence, a chunked upload) silent this long is closed.
     stream_idle_seconds: float = 60.0
+    # A sparse LU whose estimated factors exceed this is never started: AUTO picks
+    # another method, an explicit METHOD_DIRECT is refused.
+    max_factor_bytes: int = 4 * 1024 * MIB
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ HELP = {
     "max_upload_bytes": "chunked-upload budget (lowered to half a cgroup memory limit)",
     "max_state_numbers": "most numbers a tuner state sent back by a client may hold",
     "stream_idle_seconds": "close a stream or chunked upload silent this long (0: never)",
+    "max_factor_bytes": "largest estimated sparse LU (factors' bytes) a direct solve may start "
+                        "(lowered to half a cgroup memory limit)",
 }
 
 
@@ -169,9 +174,10 @@ PLACEHOLDER_TOKENS = ("change-me", "changeme", "secret", "token", "password")
 
 def memory_bounded(limits: Limits, memory: int | None) -> Limits:
     """Limits whose built-in defaults a container's memory limit lowers: the upload
-    budget to half of it and a message to an eighth, so that a large request gets
-    RESOURCE_EXHAUSTED rather than the pod an OOM kill (a 4 GiB pod took uploads of
-    8 GiB). Values set by flag or environment are kept."""
+    budget and the factorisation budget to half of it and a message to an eighth, so
+    that a large request gets RESOURCE_EXHAUSTED (or AUTO an iterative method) rather
+    than the pod an OOM kill (a 4 GiB pod took uploads of 8 GiB). Values set by flag or
+    environment are kept."""
     if memory is None:
         return limits
     defaults = Limits()
@@ -180,6 +186,8 @@ def memory_bounded(limits: Limits, memory: int | None) -> Limits:
         changes["max_upload_bytes"] = min(defaults.max_upload_bytes, memory // 2)
     if limits.max_message_bytes == defaults.max_message_bytes:
         changes["max_message_bytes"] = min(defaults.max_message_bytes, memory // 8)
+    if limits.max_factor_bytes == defaults.max_factor_bytes:
+        changes["max_factor_bytes"] = min(defaults.max_factor_bytes, memory // 2)
     return replace(limits, **changes)
 
 

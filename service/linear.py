@@ -285,6 +285,7 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                 allow_gpu=self.config.allow_gpu, omega=omega, amg_options=problem.amg,
                 amg_hierarchy=None if amg_carry is None else amg_carry.offer(problem.a),
                 factors=None if factor_carry is None else factor_carry.offer(problem.a),
+                factor_budget=self.config.limits.max_factor_bytes,
                 keep_factors=factor_carry is not None,
                 should_stop=stop.poll, **_recycling_options(problem, same_matrix))
         tiny = sequence is None and _tiny(problem, backend)

@@ -631,7 +631,8 @@ def batch_request(decoded: DecodedMessage, limits: Limits) -> BatchProblem:
     v.raise_if_any()
     first = build(values[0]) if values is not None else a
     if method == "auto":
-        chosen, preconditioner, _ = choose(first, options["preconditioner"])
+        chosen, preconditioner, _ = choose(first, options["preconditioner"],
+                                           limits.max_factor_bytes)
         if preconditioner == "amg":  # large SPD-looking: AMG-CG, its hierarchy reused
             method, options["preconditioner"] = chosen, "amg"
         elif chosen == "direct" and values is None:  # one matrix: factorised once

@@ -367,6 +367,7 @@ def test_the_memory_limit_bounds_the_upload_defaults(tmp_path) -> None:
     assert memory_limit(str(tmp_path)) == 4 << 30
     bounded = memory_bounded(Limits(), memory_limit(str(tmp_path)))
     assert bounded.max_upload_bytes == 2 << 30 and bounded.max_message_bytes == 256 * MIB
+    assert bounded.max_factor_bytes == 2 << 30  # a direct solve's factors: half the pod too
     assert memory_bounded(Limits(max_upload_bytes=3 << 30), 4 << 30).max_upload_bytes == 3 << 30
     (tmp_path / "memory.max").write_text("max\n")
     assert memory_limit(str(tmp_path)) is None

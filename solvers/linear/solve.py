@@ -22,7 +22,13 @@ from solvers.backend import Backend, get_backend
 from solvers.errors import SolverInputError, check_stop
 from solvers.linear import amg, krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
-from solvers.linear.direct import Factors, SingularMatrix, direct_solve
+from solvers.linear.direct import (
+    DEFAULT_FACTOR_BUDGET_BYTES,
+    Factors,
+    SingularMatrix,
+    direct_solve,
+    factor_bytes,
+)
 from solvers.linear.pattern import pattern_dimension
 from solvers.linear.products import fast_products
 from solvers.scaling import divided, safe_scale
@@ -110,51 +116,68 @@ def choose_method(a: np.ndarray | sp.spmatrix, preconditioner: str = "none") -> 
     return choose(a, preconditioner)[0]
 
 
-def choose(a: np.ndarray | sp.spmatrix, preconditioner: str = "none") -> tuple[str, str, str]:
+def choose(a: np.ndarray | sp.spmatrix, preconditioner: str = "none",
+           factor_budget: float | None = None) -> tuple[str, str, str]:
     """AUTO: (method, preconditioner, reason). Direct for small systems and for the
     nonsymmetric or indefinite ones of a 2-D-like sparsity pattern up to a size (SuperLU's
     fill grows as n log n there, as n^(4/3) in 3-D); AMG-preconditioned CG for the
     symmetric ones with a positive diagonal; else GMRES with AMG, MINRES for symmetric
     indefinite. A preconditioner asked for is kept and the method follows it (ILU and
-    AIR are not symmetric: GMRES)."""
+    AIR are not symmetric: GMRES). No factorisation whose estimated factors
+    (direct.factor_bytes) exceed `factor_budget` bytes is chosen."""
     n = a.shape[0]
     sparse = sp.issparse(a)
     small = AUTO_DIRECT_MAX_SPARSE_ROWS if sparse else AUTO_DIRECT_MAX_DENSE_ROWS
-    if n <= small:
+    over = ""  # why a factorisation AUTO would have chosen was not
+
+    def fits() -> bool:
+        nonlocal over
+        if factor_budget is None:
+            return True
+        needed = factor_bytes(a)
+        if needed <= factor_budget:
+            return True
+        over = (f"a factorisation (about {needed / 2**20:.0f} MiB of factors) exceeds the "
+                f"budget of {factor_budget / 2**20:.0f} MiB; ")
+        return False
+
+    if n <= small and fits():
         return "direct", "none", f"small ({n} rows): a direct factorisation"
     symmetric = is_symmetric(a)
     spd_like = symmetric and _positive_diagonal(a)
     if preconditioner != "none":
         if preconditioner == "ilu" or not symmetric:
-            return "gmres", preconditioner, f"{preconditioner} asked for: GMRES"
+            return "gmres", preconditioner, f"{over}{preconditioner} asked for: GMRES"
         method = "cg" if spd_like else "minres"
-        return method, preconditioner, f"{preconditioner} asked for, symmetric: {method}"
+        return method, preconditioner, f"{over}{preconditioner} asked for, symmetric: {method}"
     if not sparse:
         method = "cg" if spd_like else "minres" if symmetric else "gmres"
-        return method, "none", "dense and large: an unpreconditioned Krylov method"
+        return method, "none", f"{over}dense and large: an unpreconditioned Krylov method"
     shifted = spd_like and _shifted(a)
     if spd_like and not shifted:
         # The pattern's dimension (a reverse Cuthill-McKee pass, 0.25 s at 10^6 rows)
         # decides nothing here.
-        return "cg", "amg", ("symmetric with a positive diagonal: smoothed-aggregation "
-                             "AMG with CG")
+        return "cg", "amg", (f"{over}symmetric with a positive diagonal: smoothed-"
+                             f"aggregation AMG with CG")
     dimension = pattern_dimension(a)
-    if shifted and dimension <= 2.5 and n <= AUTO_DIRECT_MAX_2D_ROWS:
+    two_d = dimension <= 2.5 and n <= AUTO_DIRECT_MAX_2D_ROWS
+    if shifted and two_d and fits():
         return "direct", "none", (f"symmetric, but its diagonal falls short of its "
                                   f"off-diagonal row sums in most rows (a shifted, "
                                   f"Helmholtz-like operator: likely indefinite, where CG "
                                   f"breaks down), {dimension:.1f}-D pattern, {n} rows: "
                                   f"SuperLU")
     if spd_like:
-        return "cg", "amg", (f"symmetric with a positive diagonal ({dimension:.1f}-D "
+        return "cg", "amg", (f"{over}symmetric with a positive diagonal ({dimension:.1f}-D "
                              f"pattern): smoothed-aggregation AMG with CG")
-    if dimension <= 2.5 and n <= AUTO_DIRECT_MAX_2D_ROWS:
+    if two_d and fits():
         what = "symmetric indefinite" if symmetric else "nonsymmetric"
         return "direct", "none", (f"{what}, {dimension:.1f}-D pattern, {n} rows: SuperLU "
                                   f"(fill about n log n)")
     if symmetric:
-        return "minres", "none", f"symmetric indefinite, {dimension:.1f}-D pattern: MINRES"
-    return "gmres", "amg", (f"nonsymmetric, {dimension:.1f}-D pattern: nonsymmetric "
+        return "minres", "none", (f"{over}symmetric indefinite, {dimension:.1f}-D pattern: "
+                                  f"MINRES")
+    return "gmres", "amg", (f"{over}nonsymmetric, {dimension:.1f}-D pattern: nonsymmetric "
                             f"smoothed-aggregation AMG with GMRES")
 
 
@@ -217,6 +240,7 @@ def solve(
     amg_hierarchy: amg.Hierarchy | None = None,
     factors: Factors | None = None,
     keep_factors: bool = False,
+    factor_budget: float | None = DEFAULT_FACTOR_BUDGET_BYTES,
 ) -> LinearSolveResult:
     """Solves A x = b (b of shape (n,) or (n, k)) on the CPU or the GPU.
 
@@ -235,6 +259,9 @@ def solve(
     `keep_factors` keeps a direct solve's factorisation in `result.extra["factors"]`;
     passed back as `factors` for a system of the same A ("direct" or "auto"), the next
     solve reuses it (`extra["factors_reused"]`). The caller closes them when done.
+    `factor_budget` (bytes; None: no limit) bounds the factors a direct solve may
+    start (direct.factor_bytes estimates them): AUTO then picks another method, and
+    "direct" raises SolverInputError naming `method`.
     """
     start = time.perf_counter()
     n = a.shape[0]
@@ -275,7 +302,7 @@ def solve(
                        should_stop=should_stop, recycle=recycle, recycle_space=recycle_space,
                        same_matrix=same_matrix, amg_options=amg_options,
                        amg_hierarchy=amg_hierarchy, factors=factors,
-                       keep_factors=keep_factors)
+                       keep_factors=keep_factors, factor_budget=factor_budget)
         return _unscaled(result, a_s, b_s, np.float64(scale_b), np.float64(scale_a), rtol,
                          atol / scale_b, start)
     auto_reason = ""
@@ -287,9 +314,16 @@ def solve(
         chosen, preconditioner = "direct", "none"
         auto_reason = "the factors of this matrix, kept from an earlier system: their triangles"
     elif method == "auto":
-        chosen, preconditioner, auto_reason = choose(a, preconditioner)
+        chosen, preconditioner, auto_reason = choose(a, preconditioner, factor_budget)
     else:
         chosen = method
+    if chosen == "direct" and factors is None and factor_budget is not None:
+        needed = factor_bytes(a)
+        if needed > factor_budget:
+            raise SolverInputError("method", (
+                f"a direct factorisation of this matrix would hold about "
+                f"{needed / 2**20:.0f} MiB of factors, over the budget of "
+                f"{factor_budget / 2**20:.0f} MiB; use auto or an iterative method"))
     if chosen == "recycled_cg" and dtype == np.float32:
         # Deflated CG keeps every direction A-orthogonal to U by projections that single
         # precision cannot hold. Measured on 80 float32 Darcy systems (grids 24-64,
@@ -428,35 +462,38 @@ def solve(
                       preconditioner=preconditioner, x0=x0, rtol=rtol, atol=atol,
                       maxiter=asked_maxiter, restart=restart, device=device,
                       precision=precision, allow_gpu=allow_gpu, should_stop=should_stop,
-                      amg_options=amg_options)
+                      amg_options=amg_options, factor_budget=factor_budget)
         fresh.extra["amg_rebuilt_after"] = result.iterations
         fresh.matvecs += result.matvecs
         fresh.seconds = time.perf_counter() - start
         return fresh
-    if auto_reason and not result.converged and _direct_fallback_fits(a, chosen):
+    if auto_reason and not result.converged and _direct_fallback_fits(a, chosen,
+                                                                      factor_budget):
         return _fell_back(result, a, b, x0, rtol, atol, device, precision, allow_gpu,
-                          should_stop, start)
+                          should_stop, start, factor_budget)
     return result
 
 
-def _direct_fallback_fits(a: Any, chosen: str) -> bool:
-    """Whether AUTO may retry a failed iterative solve directly: sparse, and small enough
-    for its pattern's dimension that the factorisation's fill fits."""
+def _direct_fallback_fits(a: Any, chosen: str, factor_budget: float | None) -> bool:
+    """Whether AUTO may retry a failed iterative solve directly: sparse, small enough for
+    its pattern's dimension that a factorisation is quick, and its factors within the
+    budget."""
     if chosen == "direct" or not sp.issparse(a):
         return False
     n = a.shape[0]
     limit = AUTO_DIRECT_MAX_2D_ROWS if pattern_dimension(a) <= 2.5 else \
         AUTO_FALLBACK_MAX_3D_ROWS
-    return n <= limit
+    return n <= limit and (factor_budget is None or factor_bytes(a) <= factor_budget)
 
 
 def _fell_back(failed: LinearSolveResult, a: Any, b: np.ndarray, x0: Any, rtol: float,
                atol: float, device: str, precision: str, allow_gpu: bool,
                should_stop: Callable[[], str | None] | None,
-               start: float) -> LinearSolveResult:
+               start: float, factor_budget: float | None) -> LinearSolveResult:
     """AUTO's iterative choice did not converge: the direct solve, reported as such."""
     direct = solve(a, b, method="direct", x0=x0, rtol=rtol, atol=atol, device=device,
-                   precision=precision, allow_gpu=allow_gpu, should_stop=should_stop)
+                   precision=precision, allow_gpu=allow_gpu, should_stop=should_stop,
+                   factor_budget=factor_budget)
     reason = (f"{failed.extra.get('auto_reason', '')}; {failed.method} ended "
               f"'{failed.stop_reason}' after {failed.iterations} iterations: fell back to a "
               f"direct factorisation")

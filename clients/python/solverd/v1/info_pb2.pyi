@@ -40,7 +40,7 @@ class Backend(_message.Message):
     def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., device: _Optional[str] = ..., memory_total_bytes: _Optional[int] = ..., memory_free_bytes: _Optional[int] = ..., versions: _Optional[_Mapping[str, str]] = ..., reason: _Optional[str] = ..., preconditioners: _Optional[_Iterable[str]] = ..., workers: _Optional[int] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_message_bytes", "max_rows", "max_nonzeros", "max_dense_rows", "max_rhs", "max_iterations", "max_restart", "max_solve_seconds", "max_queue", "max_batch", "max_transport_entries", "max_upload_bytes", "max_inflight", "max_state_numbers", "stream_idle_seconds")
+    __slots__ = ("max_message_bytes", "max_rows", "max_nonzeros", "max_dense_rows", "max_rhs", "max_iterations", "max_restart", "max_solve_seconds", "max_queue", "max_batch", "max_transport_entries", "max_upload_bytes", "max_inflight", "max_state_numbers", "stream_idle_seconds", "max_factor_bytes")
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
     MAX_NONZEROS_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,7 @@ class Limits(_message.Message):
     MAX_INFLIGHT_FIELD_NUMBER: _ClassVar[int]
     MAX_STATE_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     STREAM_IDLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_FACTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
     max_message_bytes: int
     max_rows: int
     max_nonzeros: int
@@ -71,7 +72,8 @@ class Limits(_message.Message):
     max_inflight: int
     max_state_numbers: int
     stream_idle_seconds: float
-    def __init__(self, max_message_bytes: _Optional[int] = ..., max_rows: _Optional[int] = ..., max_nonzeros: _Optional[int] = ..., max_dense_rows: _Optional[int] = ..., max_rhs: _Optional[int] = ..., max_iterations: _Optional[int] = ..., max_restart: _Optional[int] = ..., max_solve_seconds: _Optional[float] = ..., max_queue: _Optional[int] = ..., max_batch: _Optional[int] = ..., max_transport_entries: _Optional[int] = ..., max_upload_bytes: _Optional[int] = ..., max_inflight: _Optional[int] = ..., max_state_numbers: _Optional[int] = ..., stream_idle_seconds: _Optional[float] = ...) -> None: ...
+    max_factor_bytes: int
+    def __init__(self, max_message_bytes: _Optional[int] = ..., max_rows: _Optional[int] = ..., max_nonzeros: _Optional[int] = ..., max_dense_rows: _Optional[int] = ..., max_rhs: _Optional[int] = ..., max_iterations: _Optional[int] = ..., max_restart: _Optional[int] = ..., max_solve_seconds: _Optional[float] = ..., max_queue: _Optional[int] = ..., max_batch: _Optional[int] = ..., max_transport_entries: _Optional[int] = ..., max_upload_bytes: _Optional[int] = ..., max_inflight: _Optional[int] = ..., max_state_numbers: _Optional[int] = ..., stream_idle_seconds: _Optional[float] = ..., max_factor_bytes: _Optional[int] = ...) -> None: ...
 
 class GetInfoResponse(_message.Message):
     __slots__ = ("version", "default_device", "backends", "limits", "methods", "blas_threads")
