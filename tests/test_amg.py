@@ -97,6 +97,22 @@ def test_auto_choices_and_their_reasons() -> None:
     assert "AMG" in r.extra["auto_reason"]
 
 
+def test_small_3d_systems_are_not_factorised() -> None:
+    """Small means cheap to factorise for the pattern: a 2-D mesh of 19,600 rows is, a
+    3-D one of 8,000 is not (SuperLU 0.25 s against AMG-CG's 0.025 s, measured)."""
+    assert choose(poisson_2d(140))[0] == "direct"
+    assert choose(pyamg.gallery.poisson((10, 10, 10), format="csr"))[0] == "direct"
+    cube = pyamg.gallery.poisson((20, 20, 20), format="csr")
+    assert choose(cube)[:2] == ("cg", "amg")
+    windy = (cube + 0.3 * sp.eye(cube.shape[0], k=1)).tocsr()
+    assert choose(windy)[:2] == ("gmres", "amg")
+    b = np.random.default_rng(4).standard_normal(cube.shape[0])
+    for a in (cube, windy):
+        r = solve(a, b, rtol=1e-10)
+        assert r.converged and r.method != "direct"
+        _close_to_superlu(a, r.x, b)
+
+
 def test_auto_falls_back_to_direct_when_its_choice_fails() -> None:
     """A Laplacian shifted on 40% of its rows: symmetric with a positive diagonal, yet
     indefinite, and too few rows shifted for AUTO to see it (solve._shifted). AUTO's

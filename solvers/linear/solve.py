@@ -28,6 +28,7 @@ from solvers.linear.direct import (
     SingularMatrix,
     direct_solve,
     factor_bytes,
+    factor_flops,
 )
 from solvers.linear.pattern import pattern_dimension
 from solvers.linear.products import fast_products
@@ -65,6 +66,14 @@ def _sor_gpu_kernel(colours: Any, A: Any, b: Any, x: Any, M: Any, tol: float, ma
 # takes tens of milliseconds, which no unpreconditioned Krylov method beats.
 AUTO_DIRECT_MAX_SPARSE_ROWS = 20_000
 AUTO_DIRECT_MAX_DENSE_ROWS = 2_000
+# ... if the factorisation is cheap for its pattern (direct.factor_flops, n^1.5 on a 2-D
+# mesh, about n^1.9 on a 3-D one): on 3-D diffusion SuperLU took 12 ms at 1,728 rows
+# like AMG-CG, 26 against 29-34 ms at 2,744 (3.3e6), 76 against 17 ms at 4,913 (1e7) and
+# 2.2 s against 71 ms at 19,683, while a 2-D mesh of 20,000 rows (2.4e6) factors in
+# about 40 ms. Up to the first size every
+# pattern goes direct (its dimension would cost more than it decides).
+AUTO_DIRECT_ALWAYS_ROWS = 1_000
+AUTO_SMALL_DIRECT_FLOPS = 4e6
 # Nonsymmetric or indefinite systems of a 2-D-like pattern go to SuperLU up to this size,
 # and an AUTO iterative solve that fails falls back to it up to this size (2-D-like) or
 # the 3-D one.
@@ -141,7 +150,9 @@ def choose(a: np.ndarray | sp.spmatrix, preconditioner: str = "none",
                 f"budget of {factor_budget / 2**20:.0f} MiB; ")
         return False
 
-    if n <= small and fits():
+    cheap = (not sparse or n <= AUTO_DIRECT_ALWAYS_ROWS
+             or (n <= small and factor_flops(a) <= AUTO_SMALL_DIRECT_FLOPS))
+    if n <= small and cheap and fits():
         return "direct", "none", f"small ({n} rows): a direct factorisation"
     symmetric = is_symmetric(a)
     spd_like = symmetric and _positive_diagonal(a)
