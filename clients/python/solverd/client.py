@@ -106,8 +106,10 @@ class Client:
         patterns go in separate calls). rhs: one vector per system (a sequence or an
         (N, n) array), or one vector for N matrices. method: "auto" (over 20,000 rows
         and SPD-looking: AMG-CG, its hierarchy reused from system to system while that
-        pays; one matrix that AUTO would factorise: one LU for every system; else
-        recycled CG for SPD-looking matrices, GCRO-DR otherwise), "gcrodr",
+        pays; matrices AUTO would factorise, without `recycle` or a preconditioner:
+        SuperLU per system, one LU for a batch of one matrix; else recycled CG for
+        SPD-looking matrices, GCRO-DR otherwise),
+        "gcrodr",
         "recycled_cg", or any method of `solve` (then without recycling; with
         preconditioner "amg" the hierarchy is reused as for auto). order: "auto", "input", "values",
         "features". progress: True for a bar on stderr, or a callable(done, total).
