@@ -11,7 +11,8 @@ nonsymmetric ones: the AIR variant is slower on these, measured), SciPy's SuperL
 (`spsolve`), and SciPy's CG/GMRES with ILU (drop 1e-4, fill 10). Printed per problem:
 seconds (setup included), iterations, peak traced memory, and AUTO's time over the
 fastest peer's; the geometric mean of that ratio at the end. One BLAS thread.
-`--quick` halves the grids (n about 2.5e4-6.5e4) for a rehearsal.
+`--quick` halves the grids (n about 2.5e4-6.5e4) for a rehearsal. The problems are
+built by tests/linear_suite.py, whose answers tests/test_linear_suite.py checks at 1/8 size.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,98 +44,10 @@ import scipy.sparse.linalg as spla  # noqa: E402
 from solvers.linear import solve  # noqa: E402
 from solvers.linear.amg import AmgOptions  # noqa: E402
 
+from linear_suite import Problem, convection_diffusion, suite  # noqa: E402
 from problems import darcy_2d, gaussian_random_field  # noqa: E402
 
 RTOL = 1e-8
-
-
-@dataclass
-class Problem:
-    name: str
-    a: sp.csr_matrix
-    b: np.ndarray
-    symmetric: bool
-    near_nullspace: np.ndarray | None = None
-
-
-def _diffusion_3d(k: int, rng: np.random.Generator) -> sp.csr_matrix:
-    """-div(c grad u) on a k^3 grid, c = exp(N(0, 1)) per cell, harmonic means across
-    faces, Dirichlet boundary: 7-point, SPD."""
-    c = np.exp(rng.standard_normal((k, k, k)))
-    n = k**3
-    index = np.arange(n).reshape(k, k, k)
-    rows, cols, vals = [], [], []
-    diag = np.zeros(n)
-    for axis in range(3):
-        lo = [slice(None)] * 3
-        hi = [slice(None)] * 3
-        lo[axis], hi[axis] = slice(0, k - 1), slice(1, k)
-        face = 2.0 / (1.0 / c[tuple(lo)] + 1.0 / c[tuple(hi)])
-        i, j = index[tuple(lo)].ravel(), index[tuple(hi)].ravel()
-        rows += [i, j]
-        cols += [j, i]
-        vals += [-face.ravel(), -face.ravel()]
-        np.add.at(diag, i, face.ravel())
-        np.add.at(diag, j, face.ravel())
-        # Dirichlet faces on both ends of this axis
-        first = [slice(None)] * 3
-        last = [slice(None)] * 3
-        first[axis], last[axis] = 0, k - 1
-        diag[index[tuple(first)].ravel()] += 2 * c[tuple(first)].ravel()
-        diag[index[tuple(last)].ravel()] += 2 * c[tuple(last)].ravel()
-    rows.append(np.arange(n))
-    cols.append(np.arange(n))
-    vals.append(diag)
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, n))
-
-
-def _convection_diffusion(k: int, peclet: float) -> sp.csr_matrix:
-    """-lap u + peclet (w . grad u), first-order upwind, w = (1, 1) / sqrt 2, k^2 grid."""
-    h = 1.0 / (k + 1)
-    one = np.ones(k)
-    lap = sp.diags([-one[:-1], 2 * one, -one[:-1]], [-1, 0, 1]) / h**2
-    w = peclet / math.sqrt(2.0)
-    up = sp.diags([-one[:-1], one], [-1, 0]) * (w / h)
-    eye = sp.identity(k)
-    return (sp.kron(eye, lap + up) + sp.kron(lap + up, eye)).tocsr()
-
-
-def suite(quick: bool, rng: np.random.Generator) -> list[Problem]:
-    s = 2 if quick else 1
-    out = []
-    g = 512 // s
-    out.append(Problem(f"darcy smooth {g}^2", darcy_2d(g, np.exp(gaussian_random_field(g, rng)))
-                       .tocsr(), np.ones(g * g), True))
-    out.append(Problem(f"darcy contrast {g}^2",
-                       darcy_2d(g, np.exp(3.0 * gaussian_random_field(g, rng))).tocsr(),
-                       np.ones(g * g), True))
-    if not quick:
-        out.append(Problem("darcy smooth 1024^2", darcy_2d(
-            1024, np.exp(gaussian_random_field(1024, rng))).tocsr(), np.ones(1024**2), True))
-    k = 64 // s
-    out.append(Problem(f"diffusion 3-D {k}^3", _diffusion_3d(k, rng), np.ones(k**3), True))
-    r = 400 // s
-    stencil = pyamg.gallery.diffusion_stencil_2d(epsilon=0.01, theta=math.pi / 6, type="FD")
-    out.append(Problem(f"rotated anisotropic {r}^2",
-                       pyamg.gallery.stencil_grid(stencil, (r, r), format="csr"),
-                       np.ones(r * r), True))
-    e = 300 // s
-    A, B = pyamg.gallery.linear_elasticity((e, e), format="csr")
-    out.append(Problem(f"elasticity {e}^2 (rigid modes)", A, np.ones(A.shape[0]), True, B))
-    c = 300 // s
-    for pe in (20.0, 400.0):
-        out.append(Problem(f"convection-diffusion Pe {pe:g} {c}^2", _convection_diffusion(c, pe),
-                           np.ones(c * c), False))
-    q = 400 // s
-    lap = pyamg.gallery.poisson((q, q), format="csr") * (q + 1) ** 2
-    out.append(Problem(f"shifted Laplacian {q}^2", (lap - 200.0 * sp.identity(q * q)).tocsr(),
-                       np.ones(q * q), True))
-    for name in ("airfoil", "knot"):
-        data = pyamg.gallery.load_example(name)
-        a = data["A"].tocsr()
-        out.append(Problem(f"example {name} ({a.shape[0]})", a, np.ones(a.shape[0]), True))
-    return out
 
 
 def _measure(run: Callable[[], tuple[np.ndarray, int]], a: sp.spmatrix, b: np.ndarray,
@@ -246,7 +158,7 @@ def same_matrix(args: argparse.Namespace) -> None:
     and against SciPy's splu once then its solve per system (what a user who knows the
     matrix repeats would write)."""
     k = 150 if args.quick else 300
-    a = _convection_diffusion(k, 400.0)
+    a = convection_diffusion(k, 400.0)
     rhs = np.random.default_rng(2).standard_normal((args.systems, k * k))
     with _local_client(a) as client:
         start = time.perf_counter()
