@@ -250,7 +250,8 @@ class LinearSolverServicer(linear_pb2_grpc.LinearSolverServicer):
                      if problem.tuner_state is not None else None)
             if problem.method == "auto":
                 return AutoSequence(rtol=problem.rtol, atol=problem.atol, seed=problem.seed,
-                                    state=state)
+                                    state=state,
+                                    factor_budget=self.config.limits.max_factor_bytes)
             return SolverSequence(problem.method, tuner=problem.tuner, cap=problem.cap,
                                   rtol=problem.rtol, atol=problem.atol, seed=problem.seed,
                                   state=state, **options)

@@ -64,3 +64,25 @@ def test_the_state_resumes_exactly_and_a_foreign_one_is_refused() -> None:
     assert info.value.field == "state"
     with pytest.raises(SolverInputError):
         AutoSequence(state={**part.state(), "grid": [1.0, 1.5]})
+
+
+def test_a_direct_play_over_the_memory_budget_is_never_started(monkeypatch) -> None:
+    mats = _sequence(8, skew=True)  # small: AUTO alone would factorise each
+    b = np.ones(mats[0].shape[0])
+    started: list[str] = []
+    real_play = AutoSequence._play
+
+    def spy(self, name, *args):
+        started.append(name)
+        return real_play(self, name, *args)
+
+    monkeypatch.setattr(AutoSequence, "_play", spy)
+    seq = AutoSequence(rtol=1e-9, seed=3, factor_budget=1.0)  # no factorisation fits
+    steps = [seq.solve(a, b) for a in mats]
+    assert seq.tuner.plays[ARMS.index("direct")] >= 1  # picked, and charged ...
+    assert "direct" not in started  # ... but never run
+    for a, step in zip(mats, steps, strict=True):
+        assert step.result.converged and step.result.method != "direct"
+        assert relative_residual(a, step.result.x, b) <= 1e-9
+    fixed = AutoSequence(rtol=1e-9, fixed="direct", factor_budget=1.0).solve(mats[0], b)
+    assert fixed.capped and fixed.result.converged and fixed.result.method != "direct"

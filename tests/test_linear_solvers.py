@@ -218,3 +218,23 @@ def test_csr_products_match_scipy_and_fall_through() -> None:
     np.testing.assert_allclose(fast_products(wide) @ v, a @ v, rtol=1e-12)
     assert fast_products(a.toarray()) is not None and not isinstance(
         fast_products(a.toarray()), CsrProducts)
+
+
+def test_gmres_reports_an_overflowing_preconditioner_as_a_breakdown() -> None:
+    """Before: NaNs reached SciPy's solve_triangular, which raised ValueError (AUTO's AMG
+    on a random pattern with a weak diagonal)."""
+    from solvers.linear import krylov
+
+    a = sp.identity(50, format="csr") * 2.0
+    b = np.ones(50)
+
+    def overflowing(v):
+        return v * np.inf
+
+    out = krylov.gmres(a, b, np.zeros(50), overflowing, 1e-10, 100, lambda: None, np)
+    assert out.reason.startswith("breakdown: non-finite")
+    n = 10_000
+    weak = (sp.random(n, n, density=5 / n, random_state=1, format="csr")
+            + 0.1 * sp.identity(n)).tocsr()
+    r = solve(weak, np.ones(n), method="gmres", preconditioner="amg", maxiter=50)
+    assert not r.converged and r.stop_reason.startswith("breakdown")

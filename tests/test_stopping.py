@@ -61,7 +61,8 @@ def test_a_long_sparse_factorisation_stops() -> None:
     a = (sp.random(n, n, density=5 / n, random_state=1, format="csr")
          + 0.1 * sp.identity(n)).tocsr()
     _stops_promptly(lambda stop: solve(a, np.ones(n), method="direct", should_stop=stop))
-    # AUTO picks SuperLU for it (10^4 rows): the same.
+    # AUTO: AMG-GMRES (no factorisation for a pattern with no geometry), which breaks down
+    # on it and falls back to SuperLU: stopped promptly all the same.
     _stops_promptly(lambda stop: solve(a, np.ones(n), should_stop=stop))
 
 

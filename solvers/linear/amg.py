@@ -12,8 +12,8 @@ SuperLU's 0.47 s.
 
 from __future__ import annotations
 
-import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,9 +86,10 @@ class Hierarchy:
     refreshes: int = 0  # Galerkin refreshes for later matrices (see refresh)
 
 
-def build(a: sp.spmatrix | np.ndarray, method: str, options: AmgOptions | None = None
-          ) -> Hierarchy:
-    """A PyAMG hierarchy for A (host, float64), for the Krylov `method` it preconditions."""
+def build(a: sp.spmatrix | np.ndarray, method: str, options: AmgOptions | None = None,
+          should_stop: Callable[[], str | None] | None = None) -> Hierarchy:
+    """A PyAMG hierarchy for A (host, float64), for the Krylov `method` it preconditions.
+    Smoothed aggregation polls `should_stop` once per level (raising Interrupted)."""
     import pyamg
 
     options = options or AmgOptions()
@@ -112,8 +113,9 @@ def build(a: sp.spmatrix | np.ndarray, method: str, options: AmgOptions | None =
             smoother = "gauss_seidel" if options.smoother == "auto" else options.smoother
             smoothing: Any = (("gauss_seidel", {"sweep": "symmetric"}) if smoother == "gauss_seidel"
                          else ("jacobi", {"omega": 2.0 / 3.0}))
-            # Symmetric builds only (see solvers/linear/spectral)
-            with estimates_in_this_thread() if symmetric else contextlib.nullcontext():
+            # Our estimate for symmetric builds only (see solvers/linear/spectral); the
+            # stop is polled per level either way.
+            with estimates_in_this_thread(ours=symmetric, should_stop=should_stop):
                 ml = pyamg.smoothed_aggregation_solver(
                     A, B=options.near_nullspace,
                     symmetry="hermitian" if symmetric else "nonsymmetric",

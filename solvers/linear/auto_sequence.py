@@ -28,6 +28,7 @@ import numpy as np
 
 from solvers.errors import Interrupted, SolverInputError
 from solvers.linear.carry import AmgCarry, RecycleCarry
+from solvers.linear.direct import DEFAULT_FACTOR_BUDGET_BYTES, factor_bytes
 from solvers.linear.sequence import SequenceStep
 from solvers.linear.solve import LinearSolveResult, choose, looks_spd, solve
 from solvers.tuning import grid as g
@@ -75,10 +76,12 @@ class AutoSequence:
     benchmark's fixed configurations)."""
 
     def __init__(self, rtol: float = 1e-8, atol: float = 0.0, seed: int = 0,
-                 state: dict | None = None, fixed: str | None = None) -> None:
+                 state: dict | None = None, fixed: str | None = None,
+                 factor_budget: float | None = DEFAULT_FACTOR_BUDGET_BYTES) -> None:
         if fixed is not None and fixed not in ARMS:
             raise SolverInputError("method", f"unknown configuration {fixed!r}; one of {ARMS}")
         self.rtol, self.atol, self.fixed = rtol, atol, fixed
+        self.factor_budget = factor_budget  # a direct play over it is never started
         self.tuner = ConfigTsallis.from_state(state) if state is not None else ConfigTsallis(
             seed=seed)
         self.amg = AmgCarry()
@@ -94,19 +97,19 @@ class AutoSequence:
         elif self.fastest is None:
             # Nothing yet bounds a play's time (unpreconditioned recycled CG on a 512^2
             # Darcy system takes ~40 s, AMG-CG 0.4 s): AUTO's own pick goes first.
-            arm, probability = ARMS.index(_auto_arm(a)), 1.0
+            arm, probability = ARMS.index(_auto_arm(a, self.factor_budget)), 1.0
         else:
             arm, probability = self.tuner.choose()
         budget = None if self.fixed is not None or self.fastest is None else (
             BUDGET * self.fastest)
         start = time.perf_counter()
+        played: LinearSolveResult | None = None
         try:
-            played: LinearSolveResult | None = self._play(ARMS[arm], a, b, x0,
-                                                          _budgeted(should_stop, budget))
+            if not self._over_memory(ARMS[arm], a):
+                played = self._play(ARMS[arm], a, b, x0, _budgeted(should_stop, budget))
         except Interrupted as stop:
             if stop.reason != _OVER_BUDGET:
                 raise
-            played = None
         seconds = time.perf_counter() - start
         capped = played is None or not played.converged
         charged = max(seconds, budget or 0.0) if capped else seconds
@@ -126,21 +129,28 @@ class AutoSequence:
                             round(charged * 1e6), capped,  # microseconds
                             float(np.argmin(self.tuner.losses)))
 
+    def _over_memory(self, name: str, a: Any) -> bool:
+        """A direct play whose factors would pass the budget: charged as over its time
+        budget, never started."""
+        return (name == "direct" and self.factor_budget is not None
+                and factor_bytes(a) > self.factor_budget)
+
     def _rescue(self, a: Any, b: np.ndarray, x0: np.ndarray | None,
                 should_stop: Callable[[], str | None] | None) -> LinearSolveResult:
         """A system whose play ran over: the fastest arm seen so far (its hierarchy or
         space still at hand), else plain AUTO."""
-        if self.fastest_arm is not None:
+        if self.fastest_arm is not None and not self._over_memory(self.fastest_arm, a):
             result = self._play(self.fastest_arm, a, b, x0, should_stop)
             if result.converged:
                 return result
         return solve(a, b, method="auto", x0=x0, rtol=self.rtol, atol=self.atol,
-                     device="cpu", should_stop=should_stop)
+                     device="cpu", should_stop=should_stop, factor_budget=self.factor_budget)
 
     def _play(self, name: str, a: Any, b: np.ndarray, x0: np.ndarray | None,
               should_stop: Callable[[], str | None] | None) -> LinearSolveResult:
         options: dict[str, Any] = dict(x0=x0, rtol=self.rtol, atol=self.atol, device="cpu",
-                                       should_stop=should_stop)
+                                       should_stop=should_stop,
+                                       factor_budget=self.factor_budget)
         if name == "direct":
             return solve(a, b, method="direct", **options)
         spd = looks_spd(a)
@@ -161,9 +171,9 @@ class AutoSequence:
         return self.tuner.state()
 
 
-def _auto_arm(a: Any) -> str:
+def _auto_arm(a: Any, factor_budget: float | None) -> str:
     """The arm closest to what plain AUTO would do with `a`."""
-    method, preconditioner, _ = choose(a)
+    method, preconditioner, _ = choose(a, factor_budget=factor_budget)
     if method == "direct":
         return "direct"
     return "amg_reuse" if preconditioner == "amg" else "recycled"

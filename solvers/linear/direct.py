@@ -77,6 +77,9 @@ FACTOR_ENTRY_BYTES = 12
 # the estimator reads 2.7-2.8 on 3-D Poisson grids, 2.4-2.6 on 2-D elasticity (two
 # unknowns per node) and 2.0 on 2-D scalar stencils.
 FILL_3D_DIMENSION = 2.65
+# Past this the pattern has no mesh behind it (a random sparse matrix reads 16): its LU
+# is taken as dense.
+NO_GEOMETRY_DIMENSION = 3.5
 
 
 def factor_bytes(a: np.ndarray | sp.spmatrix) -> float:
@@ -91,8 +94,11 @@ def factor_bytes(a: np.ndarray | sp.spmatrix) -> float:
         return 8.0 * n * n
     if n < 2:
         return float(FACTOR_ENTRY_BYTES * max(a.nnz, 1))
-    if pattern_dimension(a) <= FILL_3D_DIMENSION:
+    dimension = pattern_dimension(a)
+    if dimension <= FILL_3D_DIMENSION:
         fill = 1.2 * a.nnz * math.log2(n)
+    elif dimension > NO_GEOMETRY_DIMENSION:  # a random pattern: the factors fill in
+        fill = float(n) * n
     else:
         fill = 1.5 * n ** (5.0 / 3.0) * max(1.0, a.nnz / (7.0 * n))
     return FACTOR_ENTRY_BYTES * min(fill, float(n) * n)

@@ -273,6 +273,12 @@ def givens_step(col: np.ndarray, cs: np.ndarray, sn: np.ndarray, g: np.ndarray,
     return denom
 
 
+# A preconditioner that overflows (AMG on a matrix it does not suit: a random pattern with
+# a weak diagonal) fills the Krylov vectors with inf and NaN; GMRES stops with this rather
+# than solve a least-squares problem of NaNs (SciPy's solve_triangular raised ValueError).
+_NON_FINITE = "breakdown: non-finite Krylov vector (the preconditioner or A overflowed)"
+
+
 def gmres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: Check,
           xp: ModuleType, restart: int = 30) -> KernelOutcome:
     """Restarted GMRES(restart), right-preconditioned, so the estimate is the true 2-norm."""
@@ -286,6 +292,8 @@ def gmres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: C
         beta = _norm(xp, r)
         if beta <= tol:
             return KernelOutcome(x, iterations, matvecs, "converged")
+        if not math.isfinite(beta):
+            return KernelOutcome(x, iterations, matvecs, _NON_FINITE)
         if iterations >= maxiter:
             return KernelOutcome(x, iterations, matvecs, "max_iterations")
         basis[0] = r / beta
@@ -302,6 +310,9 @@ def gmres(A: Any, b: Any, x: Any, M: Precond, tol: float, maxiter: int, check: C
             matvecs += 1
             iterations += 1
             col = arnoldi_step(xp, basis[: j + 1], w)
+            if not np.all(np.isfinite(col)):
+                breakdown = _NON_FINITE
+                break
             hn = col[j + 1]
             denom = givens_step(col, cs, sn, g, j)
             if denom == 0.0:

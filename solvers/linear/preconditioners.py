@@ -45,7 +45,8 @@ def available(backend: Backend) -> list[str]:
 
 def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Backend,
           dtype: np.dtype, method: str, amg_options: amg.AmgOptions | None = None,
-          extra: dict[str, Any] | None = None, reuse: amg.Hierarchy | None = None) -> Precond:
+          extra: dict[str, Any] | None = None, reuse: amg.Hierarchy | None = None,
+          should_stop: Callable[[], str | None] | None = None) -> Precond:
     """The preconditioner `name` for A. Raises SolverInputError when it cannot be built.
     An AMG hierarchy is described in extra["amg"]; `reuse`, one built for an earlier
     matrix of the same size, is refreshed for A and used instead of a new one
@@ -55,7 +56,7 @@ def build(name: str, a_host: np.ndarray | sp.spmatrix, a_dev: Any, backend: Back
     if name == "amg":
         options = amg_options or amg.AmgOptions()
         usable = reuse is not None and reuse.solver.levels[0].A.shape == a_host.shape
-        hierarchy = reuse if usable else amg.build(a_host, method, options)
+        hierarchy = reuse if usable else amg.build(a_host, method, options, should_stop)
         if usable:
             refreshed = amg.refresh(hierarchy, a_host)
             if extra is not None:

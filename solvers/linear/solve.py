@@ -399,7 +399,7 @@ def solve(
             if not 1 <= recycle <= n:
                 raise SolverInputError("recycle", f"recycle must lie in [1, n], got {recycle}")
             precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen,
-                                            amg_options, extra, amg_hierarchy)
+                                            amg_options, extra, amg_hierarchy, should_stop)
             used_preconditioner = preconditioner
             kernel = _recycling_kernel(chosen, a_kernel, backend, dtype, restart,
                                                        recycle, recycle_space, same_matrix,
@@ -409,7 +409,7 @@ def solve(
             used_preconditioner = "ssor"
         else:
             precond = preconditioners.build(preconditioner, a, a_dev, backend, dtype, chosen,
-                                            amg_options, extra, amg_hierarchy)
+                                            amg_options, extra, amg_hierarchy, should_stop)
             kernel, used_preconditioner = ITERATIVE[chosen], preconditioner
             if extra.get("amg_reused") and amg_hierarchy is not None:
                 # Give a reused hierarchy a few times the iterations it took when built:

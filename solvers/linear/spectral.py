@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+
+from solvers.errors import check_stop
 
 ESTIMATE_STEPS = 15
 _ACTIVE = threading.local()
@@ -62,6 +64,9 @@ def spectral_radius(a: Any, steps: int = ESTIMATE_STEPS, seed: int = 0) -> float
 
 def _pyamg_compatible(original: Any) -> Any:
     def estimate(A: Any, *args: Any, **kwargs: Any) -> Any:
+        stop = getattr(_ACTIVE, "stop", None)
+        if stop is not None:
+            check_stop(stop)  # once per level of a solverd build: its deadline holds
         if getattr(_ACTIVE, "on", False) and not kwargs.get("return_vector"):
             return spectral_radius(A)
         return original(A, *args, **kwargs)
@@ -80,12 +85,16 @@ def _install() -> None:
 
 
 @contextlib.contextmanager
-def estimates_in_this_thread() -> Iterator[None]:
-    """PyAMG's prolongation smoothing on this thread uses spectral_radius while inside."""
+def estimates_in_this_thread(ours: bool = True,
+                             should_stop: Callable[[], str | None] | None = None
+                             ) -> Iterator[None]:
+    """PyAMG's prolongation smoothing on this thread uses spectral_radius while inside
+    (`ours`), and polls `should_stop` at each level's estimate (PyAMG's setup has no
+    other place to stop at: it raises Interrupted out of the build)."""
     _install()
-    before = getattr(_ACTIVE, "on", False)
-    _ACTIVE.on = True
+    before = getattr(_ACTIVE, "on", False), getattr(_ACTIVE, "stop", None)
+    _ACTIVE.on, _ACTIVE.stop = ours, should_stop
     try:
         yield
     finally:
-        _ACTIVE.on = before
+        _ACTIVE.on, _ACTIVE.stop = before
