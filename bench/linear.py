@@ -127,7 +127,7 @@ def sequence(args: argparse.Namespace) -> None:
     log-coefficient) solved by SolveBatch (AUTO: AMG-CG, the hierarchy reused while it
     pays) against PyAMG built afresh per system and SuperLU per system."""
     mats, b, k = _sequence_systems(args)
-    with _local_client(mats[0]) as client:
+    with _local_client(mats[0][:100, :100]) as client:
         start = time.perf_counter()
         results = client.solve_batch(mats, b, rtol=RTOL, order="input",
                                      warm_start=args.warm_start)
@@ -160,7 +160,7 @@ def same_matrix(args: argparse.Namespace) -> None:
     k = 150 if args.quick else 300
     a = convection_diffusion(k, 400.0)
     rhs = np.random.default_rng(2).standard_normal((args.systems, k * k))
-    with _local_client(a) as client:
+    with _local_client(a[:100, :100]) as client:
         start = time.perf_counter()
         batch = client.solve_batch(a, rhs, rtol=RTOL)
         t_batch = time.perf_counter() - start
@@ -197,7 +197,7 @@ def tuned_sequence(args: argparse.Namespace) -> None:
     from solvers.linear.auto_sequence import ARMS, AutoSequence
 
     mats, b, k = _sequence_systems(args)
-    with _local_client(mats[0]) as client:
+    with _local_client(mats[0][:100, :100]) as client:
         start = time.perf_counter()
         plays = []
         with client.sequence(method="auto", tuner="tsallis-inf", stream=True, rtol=RTOL,
@@ -239,9 +239,9 @@ def tuned_sequence(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def _local_client(sample: sp.spmatrix) -> Iterator[Any]:
-    """A client of a fresh local CPU server (one BLAS thread), warmed on a corner of
-    `sample`; the server stops on leaving."""
+def _local_client(warm: sp.spmatrix) -> Iterator[Any]:
+    """A client of a fresh local CPU server (one BLAS thread), warmed by solving `warm`;
+    the server stops on leaving."""
     from solverd import Client
 
     from conftest import start_server
@@ -249,7 +249,7 @@ def _local_client(sample: sp.spmatrix) -> Iterator[Any]:
     server = start_server("--backend", "cpu", "--blas-threads", "1")
     try:
         client = Client(server.address, timeout=3600)
-        client.solve(sample[:100, :100], np.ones(100))  # warm
+        client.solve(warm, np.ones(warm.shape[0]), rtol=RTOL)
         yield client
     finally:
         server.stop()
@@ -264,6 +264,44 @@ def _sequence_systems(args: argparse.Namespace) -> tuple[list, np.ndarray, int]:
         log_c = log_c + 0.05 * gaussian_random_field(k, rng)
         mats.append(darcy_2d(k, np.exp(log_c)).tocsr())
     return mats, np.ones(k * k), k
+
+
+def _row(p: Problem, client: Any, args: argparse.Namespace) -> float:
+    """One problem's line of the suite: AUTO (in process and, given a client, through
+    it) against each peer; returns AUTO's time over the fastest converged peer's."""
+    n = p.a.shape[0]
+    options = AmgOptions(near_nullspace=p.near_nullspace)
+    found: dict[str, tuple[float, int, float, float]] = {}
+
+    def auto(p: Problem = p, options: AmgOptions = options) -> tuple[np.ndarray, int]:
+        r = solve(p.a, p.b, rtol=RTOL, amg_options=options)
+        auto.detail = f"{r.method}+{r.preconditioner}"  # type: ignore[attr-defined]
+        return r.x, r.iterations
+
+    found["solverd auto"] = _measure(auto, p.a, p.b, args.repeats)
+    detail = auto.detail  # type: ignore[attr-defined]
+    if client is not None:
+        amg = None if p.near_nullspace is None else {"near_nullspace": p.near_nullspace}
+
+        def remote(p: Problem = p, amg: Any = amg) -> tuple[np.ndarray, int]:
+            r = client.solve(p.a, p.b, rtol=RTOL, amg=amg)
+            return r.x, r.iterations
+
+        found["via client"] = _measure(remote, p.a, p.b, args.repeats)
+    for name, run in peers(p).items():
+        if name in args.skip or (name == "spsolve" and "3-D" in p.name and n > 150_000):
+            continue
+        try:
+            found[name] = _measure(run, p.a, p.b, args.repeats)
+        except Exception as exc:  # a peer that fails is a row, not a crash
+            print(f"    {name}: {type(exc).__name__}: {exc}")
+    fastest = min((v[0], k) for k, v in found.items()
+                  if k not in ("solverd auto", "via client") and v[2] <= 1.01 * RTOL)
+    ratio = found["solverd auto"][0] / fastest[0]
+    cells = "  ".join(_cell(k, v) for k, v in found.items())
+    print(f"{p.name:36s} n {n:8d} | auto = {detail:12s} | {cells} | ratio "
+          f"{ratio:.2f} (fastest: {fastest[1]})", flush=True)
+    return ratio
 
 
 def main() -> None:
@@ -296,60 +334,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     problems = [p for p in suite(args.quick, rng)
                 if args.only is None or any(o in p.name for o in args.only)]
-    client = server = None
-    if not args.no_client:
-        from solverd import Client
-
-        from conftest import start_server
-
-        server = start_server("--backend", "cpu", "--blas-threads", "1")
-        client = Client(server.address, timeout=3600)
     print(f"rtol {RTOL:g} on the true residual, one BLAS thread, median of {args.repeats} "
           f"(runs under 2 s timed untraced, under 0.25 s repeated for 0.5 s); seconds "
           f"(iterations, peak MB); ratio: AUTO in process / fastest peer")
-    ratios = []
     _warm_up()
-    if client is not None:
-        warm = darcy_2d(64, np.ones((64, 64))).tocsr()
-        client.solve(warm, np.ones(warm.shape[0]), rtol=RTOL)
-    try:
-        for p in problems:
-            n = p.a.shape[0]
-            options = AmgOptions(near_nullspace=p.near_nullspace)
-            found: dict[str, tuple[float, int, float, float]] = {}
-
-            def auto(p: Problem = p, options: AmgOptions = options) -> tuple[np.ndarray, int]:
-                r = solve(p.a, p.b, rtol=RTOL, amg_options=options)
-                auto.detail = f"{r.method}+{r.preconditioner}"  # type: ignore[attr-defined]
-                return r.x, r.iterations
-
-            found["solverd auto"] = _measure(auto, p.a, p.b, args.repeats)
-            detail = auto.detail  # type: ignore[attr-defined]
-            if client is not None:
-                amg = None if p.near_nullspace is None else {"near_nullspace": p.near_nullspace}
-
-                def remote(p: Problem = p, amg: Any = amg) -> tuple[np.ndarray, int]:
-                    r = client.solve(p.a, p.b, rtol=RTOL, amg=amg)
-                    return r.x, r.iterations
-
-                found["via client"] = _measure(remote, p.a, p.b, args.repeats)
-            for name, run in peers(p).items():
-                if name in args.skip or (name == "spsolve" and "3-D" in p.name and n > 150_000):
-                    continue
-                try:
-                    found[name] = _measure(run, p.a, p.b, args.repeats)
-                except Exception as exc:  # a peer that fails is a row, not a crash
-                    print(f"    {name}: {type(exc).__name__}: {exc}")
-            fastest = min((v[0], k) for k, v in found.items()
-                          if k not in ("solverd auto", "via client") and v[2] <= 1.01 * RTOL)
-            ratio = found["solverd auto"][0] / fastest[0]
-            ratios.append(ratio)
-            cells = "  ".join(_cell(k, v) for k, v in found.items())
-            print(f"{p.name:36s} n {n:8d} | auto = {detail:12s} | {cells} | ratio "
-                  f"{ratio:.2f} (fastest: {fastest[1]})", flush=True)
-    finally:
-        if server is not None:
-            server.stop()
+    warm = darcy_2d(64, np.ones((64, 64))).tocsr()
+    with contextlib.nullcontext() if args.no_client else _local_client(warm) as client:
+        ratios = [_row(p, client, args) for p in problems]
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"geometric mean of AUTO / fastest peer: {geo:.2f}; worst {max(ratios):.2f}")
 

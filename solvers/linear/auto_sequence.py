@@ -28,7 +28,7 @@ import numpy as np
 
 from solvers.errors import Interrupted, SolverInputError
 from solvers.linear.carry import AmgCarry, RecycleCarry
-from solvers.linear.direct import DEFAULT_FACTOR_BUDGET_BYTES, factor_bytes
+from solvers.linear.direct import DEFAULT_FACTOR_BUDGET_BYTES, over_budget
 from solvers.linear.sequence import SequenceStep
 from solvers.linear.solve import LinearSolveResult, choose, looks_spd, solve
 from solvers.tuning import grid as g
@@ -132,8 +132,7 @@ class AutoSequence:
     def _over_memory(self, name: str, a: Any) -> bool:
         """A direct play whose factors would pass the budget: charged as over its time
         budget, never started."""
-        return (name == "direct" and self.factor_budget is not None
-                and factor_bytes(a) > self.factor_budget)
+        return name == "direct" and over_budget(a, self.factor_budget) is not None
 
     def _rescue(self, a: Any, b: np.ndarray, x0: np.ndarray | None,
                 should_stop: Callable[[], str | None] | None) -> LinearSolveResult:

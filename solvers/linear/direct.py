@@ -22,6 +22,13 @@ from solvers.backend import Backend
 from solvers.errors import Interrupted
 from solvers.linear.pattern import natural_order_flops, pattern_dimension, structural_asymmetry
 
+# What direct_solve reports as the solver that factorised (SolveResponse.direct_solver).
+SUPERLU = "superlu"
+LAPACK = "lapack"
+CUDSS = "cudss"
+CUPYX_SPLU = "cupyx-splu"
+CUPY_DENSE = "cupy-dense"
+
 # Sparse factorisations estimated above this many flops run in a child process that a
 # deadline or cancel can kill (solvers/abandonable: about 15 ms to start one); below it,
 # a few tens of milliseconds at most, on the calling thread.
@@ -104,15 +111,20 @@ def factor_bytes(a: np.ndarray | sp.spmatrix) -> float:
     return FACTOR_ENTRY_BYTES * min(fill, float(n) * n)
 
 
+def over_budget(a: np.ndarray | sp.spmatrix, budget: float | None) -> float | None:
+    """The estimated bytes of A's factors (factor_bytes) when they exceed `budget`
+    (None: no budget), else None: a factorisation that is never to be started."""
+    if budget is None:
+        return None
+    needed = factor_bytes(a)
+    return needed if needed > budget else None
+
+
 def _superlu_solve(csc: sp.csc_matrix, b: np.ndarray, trans: str = "N",
                    ordering: str = "COLAMD") -> np.ndarray:
     """SuperLU of `csc` in the column `ordering`, then op(csc) x = b with op the
-    identity ("N") or the transpose ("T")."""
-    try:
-        lu = spla.splu(csc, permc_spec=ordering)
-    except RuntimeError as exc:
-        raise SingularMatrix(str(exc)) from None
-    return lu.solve(b, trans=trans)
+    identity ("N") or the transpose ("T"); a function, for abandonable.run."""
+    return _SuperLU(csc, ordering).solve(b, trans)
 
 
 def _one_shot(a: sp.spmatrix, b: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -199,6 +211,10 @@ class _SuperLU:
         return self.lu.solve(b, trans=trans)
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass(eq=False)
 class Factors:
     """A factorisation kept for more right-hand sides of the same A (a batch of one
@@ -212,7 +228,7 @@ class Factors:
     which: str
     factor_seconds: float
     solver: Callable[[Any, Callable[[], str | None] | None], Any]
-    closer: Callable[[], None] = lambda: None
+    closer: Callable[[], None] = _nothing
     in_child: bool = False
     closed: bool = False
 
@@ -272,10 +288,6 @@ def factorise(a_host: np.ndarray | sp.spmatrix, a_dev: Any, b_dev: Any, backend:
                    time.perf_counter() - start, solver, closer, in_child)
 
 
-def _nothing() -> None:
-    return None
-
-
 def _superlu_kept(a: sp.spmatrix, dtype: np.dtype,
                   should_stop: Callable[[], str | None] | None
                   ) -> tuple[Callable[[Any, Any], Any], Callable[[], None], bool]:
@@ -317,11 +329,9 @@ def _gpu_sparse(a_host: Any, a_dev: Any, b_dev: Any, backend: Backend
 
     def solver(b: Any, stop: Callable[[], str | None] | None) -> Any:
         return _finite(lu.solve(b), xp)
-    return solver, lambda: None, CUPYX_SPLU
+    return solver, _nothing, CUPYX_SPLU
 
 
-CUDSS = "cudss"
-CUPYX_SPLU = "cupyx-splu"
 _WARNED: set[str] = set()
 
 
@@ -384,8 +394,3 @@ def _gpu(a_host: Any, a_dev: Any, b_dev: Any, backend: Backend) -> tuple[Any, st
         return solve(b_dev, None), which
     finally:
         free()
-
-
-CUPY_DENSE = "cupy-dense"
-SUPERLU = "superlu"
-LAPACK = "lapack"

@@ -27,8 +27,8 @@ from solvers.linear.direct import (
     Factors,
     SingularMatrix,
     direct_solve,
-    factor_bytes,
     factor_flops,
+    over_budget,
 )
 from solvers.linear.pattern import pattern_dimension
 from solvers.linear.products import fast_products
@@ -70,8 +70,8 @@ AUTO_DIRECT_MAX_DENSE_ROWS = 2_000
 # mesh, about n^1.9 on a 3-D one): on 3-D diffusion SuperLU took 12 ms at 1,728 rows
 # like AMG-CG, 26 against 29-34 ms at 2,744 (3.3e6), 76 against 17 ms at 4,913 (1e7) and
 # 2.2 s against 71 ms at 19,683, while a 2-D mesh of 20,000 rows (2.4e6) factors in
-# about 40 ms. Up to the first size every
-# pattern goes direct (its dimension would cost more than it decides).
+# about 40 ms. Up to the first size every pattern goes direct (its dimension would cost
+# more than it decides).
 AUTO_DIRECT_ALWAYS_ROWS = 1_000
 AUTO_SMALL_DIRECT_FLOPS = 4e6
 # Nonsymmetric or indefinite systems of a 2-D-like pattern go to SuperLU up to this size,
@@ -141,10 +141,8 @@ def choose(a: np.ndarray | sp.spmatrix, preconditioner: str = "none",
 
     def fits() -> bool:
         nonlocal over
-        if factor_budget is None:
-            return True
-        needed = factor_bytes(a)
-        if needed <= factor_budget:
+        needed = over_budget(a, factor_budget)
+        if needed is None:
             return True
         over = (f"a factorisation (about {needed / 2**20:.0f} MiB of factors) exceeds the "
                 f"budget of {factor_budget / 2**20:.0f} MiB; ")
@@ -328,13 +326,12 @@ def solve(
         chosen, preconditioner, auto_reason = choose(a, preconditioner, factor_budget)
     else:
         chosen = method
-    if chosen == "direct" and factors is None and factor_budget is not None:
-        needed = factor_bytes(a)
-        if needed > factor_budget:
-            raise SolverInputError("method", (
-                f"a direct factorisation of this matrix would hold about "
-                f"{needed / 2**20:.0f} MiB of factors, over the budget of "
-                f"{factor_budget / 2**20:.0f} MiB; use auto or an iterative method"))
+    needed = over_budget(a, factor_budget) if chosen == "direct" and factors is None else None
+    if needed is not None:
+        raise SolverInputError("method", (
+            f"a direct factorisation of this matrix would hold about "
+            f"{needed / 2**20:.0f} MiB of factors, over the budget of "
+            f"{factor_budget / 2**20:.0f} MiB; use auto or an iterative method"))
     if chosen == "recycled_cg" and dtype == np.float32:
         # Deflated CG keeps every direction A-orthogonal to U by projections that single
         # precision cannot hold. Measured on 80 float32 Darcy systems (grids 24-64,
@@ -494,7 +491,7 @@ def _direct_fallback_fits(a: Any, chosen: str, factor_budget: float | None) -> b
     n = a.shape[0]
     limit = AUTO_DIRECT_MAX_2D_ROWS if pattern_dimension(a) <= 2.5 else \
         AUTO_FALLBACK_MAX_3D_ROWS
-    return n <= limit and (factor_budget is None or factor_bytes(a) <= factor_budget)
+    return n <= limit and over_budget(a, factor_budget) is None
 
 
 def _fell_back(failed: LinearSolveResult, a: Any, b: np.ndarray, x0: Any, rtol: float,

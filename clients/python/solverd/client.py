@@ -108,10 +108,9 @@ class Client:
         and SPD-looking: AMG-CG, its hierarchy reused from system to system while that
         pays; matrices AUTO would factorise, without `recycle` or a preconditioner:
         SuperLU per system, one LU for a batch of one matrix; else recycled CG for
-        SPD-looking matrices, GCRO-DR otherwise),
-        "gcrodr",
-        "recycled_cg", or any method of `solve` (then without recycling; with
-        preconditioner "amg" the hierarchy is reused as for auto). order: "auto", "input", "values",
+        SPD-looking matrices, GCRO-DR otherwise), "gcrodr", "recycled_cg", or any
+        method of `solve` (then without recycling; with preconditioner "amg" the
+        hierarchy is reused as for auto). order: "auto", "input", "values",
         "features". progress: True for a bar on stderr, or a callable(done, total).
         Other options (rtol, atol, max_iterations, restart, preconditioner, device,
         precision, warm_start) apply to every system. shards: split the batch into this
