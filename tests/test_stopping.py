@@ -61,8 +61,8 @@ def test_a_long_sparse_factorisation_stops() -> None:
     a = (sp.random(n, n, density=5 / n, random_state=1, format="csr")
          + 0.1 * sp.identity(n)).tocsr()
     _stops_promptly(lambda stop: solve(a, np.ones(n), method="direct", should_stop=stop))
-    # AUTO: AMG-GMRES (no factorisation for a pattern with no geometry), which breaks down
-    # on it and falls back to SuperLU: stopped promptly all the same.
+    # AUTO: plain GMRES (neither a factorisation nor AMG for a pattern with no geometry),
+    # falling back to SuperLU when it fails: stopped promptly all the same.
     _stops_promptly(lambda stop: solve(a, np.ones(n), should_stop=stop))
 
 

@@ -24,6 +24,7 @@ from solvers.linear import amg, krylov, preconditioners, recycling
 from solvers.linear import sor as sor_module
 from solvers.linear.direct import (
     DEFAULT_FACTOR_BUDGET_BYTES,
+    NO_GEOMETRY_DIMENSION,
     Factors,
     SingularMatrix,
     direct_solve,
@@ -186,6 +187,12 @@ def choose(a: np.ndarray | sp.spmatrix, preconditioner: str = "none",
     if symmetric:
         return "minres", "none", (f"{over}symmetric indefinite, {dimension:.1f}-D pattern: "
                                   f"MINRES")
+    if dimension > NO_GEOMETRY_DIMENSION:
+        # Aggregation has no mesh to coarsen: on a random pattern PyAMG's hierarchy
+        # stalled, its lazily built coarsest solve ran up to 0.5 s where no stop is polled,
+        # and GMRES on it broke down. Plain GMRES polls every step (and falls back).
+        return "gmres", "none", (f"{over}nonsymmetric, {dimension:.1f}-D pattern (no "
+                                 f"mesh behind it): GMRES")
     return "gmres", "amg", (f"{over}nonsymmetric, {dimension:.1f}-D pattern: nonsymmetric "
                             f"smoothed-aggregation AMG with GMRES")
 
